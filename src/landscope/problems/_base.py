@@ -1,0 +1,68 @@
+"""The ``Problem`` protocol: an objective evaluated on a batch of R parameter rows at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import torch
+
+__all__ = ["Problem", "init_from_seeds"]
+
+
+@runtime_checkable
+class Problem(Protocol):
+    """An objective over parameter rows ``theta`` of shape ``(R, P)``.
+
+    Every method works on all R rows in one call and returns one entry (or row) per run.
+    ``global_min`` is the known optimal value (``None`` when unknown).
+    """
+
+    n_params: int
+    global_min: float | None
+    dtype: torch.dtype
+    device: torch.device
+
+    def loss(self, theta: torch.Tensor) -> torch.Tensor:  # (R,)
+        ...
+
+    def grad(self, theta: torch.Tensor) -> torch.Tensor:  # (R, P)
+        ...
+
+    def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def hvp(self, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # (R, P)
+        ...
+
+    def hessian(self, theta: torch.Tensor) -> torch.Tensor:  # (R, P, P)
+        ...
+
+    def init(
+        self,
+        R: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Draw R initial rows (on ``device``, default the problem's)."""
+        ...
+
+    def as_batch(self, theta: object) -> torch.Tensor:
+        """Validate and convert user input to an ``(R, P)`` tensor of the problem's dtype."""
+        ...
+
+
+def init_from_seeds(problem: Problem, seeds: Sequence[int]) -> torch.Tensor:
+    """Initial rows, row ``r`` drawn from its own generator seeded with ``seeds[r]``.
+
+    This makes a run's starting point depend only on its seed, so a study resumed with
+    more seeds, or a per-seed loop, sees exactly the same initializations as one batch.
+    Drawing happens on the CPU (generators are device-specific) and is moved afterwards.
+    """
+    if len(seeds) == 0:
+        raise ValueError("seeds is empty; give at least one seed.")
+    rows = []
+    for s in seeds:  # init only, not a hot path: R small draws
+        gen = torch.Generator().manual_seed(int(s))
+        rows.append(problem.init(1, generator=gen, device="cpu"))
+    return torch.cat(rows).to(problem.device)

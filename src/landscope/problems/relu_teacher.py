@@ -1,0 +1,304 @@
+"""Two-layer ReLU teacher-student with Gaussian inputs, in closed form.
+
+Safran & Shamir, "Spurious local minima are common in two-layer ReLU neural networks",
+ICML 2018. Inputs x ~ N(0, I_d); teacher y = sum_j b_j relu(v_j . x); student
+f(x) = sum_i a_i relu(w_i . x). The population loss
+
+    F(W, a) = 1/2 E[(f(x) - y)^2]
+            = 1/2 a'K(W,W)a - a'K(W,V)b + 1/2 b'K(V,V)b
+
+has a closed form through the arc-cosine kernel K (see ``landscope.activations``), and
+so do its gradient and Hessian. With g(u, v) = grad_u K(u, v) =
+(|v| sin t u/|u| + (pi - t) v) / (2 pi):
+
+    dF/dw_i = a_i sum_z c_z g(w_i, z),   z over [W; V], c = [a; -b],
+    dF/da_i = sum_z c_z K(w_i, z).
+
+Second derivatives (t, c = cos t, s = sin t between u and v; ubar = u/|u|):
+
+    d2K/du2  = |v|/(2 pi |u|) (s (I - ubar ubar') + q q'/s),     q = vbar - c ubar,
+    d2K/dudv = ((pi - t) I + s c vbar vbar' + s (p vbar' + vbar p') - (c/s) p p') / (2 pi),
+                                                                 p = ubar - c vbar.
+
+Both are continuous at t = 0 and t = pi (K is C^2 there: K = u.v/2 + O(t^3)), and are
+computed from the explicit vectors p, q (not from 1 - c^2) so that they stay accurate
+for nearly parallel neurons, as at the teacher.
+
+Zero-norm neurons: K(0, v) = 0, but K is not differentiable at u = 0. We follow torch's
+relu'(0) = 0 convention (what autograd on a sampled loss gives): a neuron with w_i = 0
+gets zero gradient and zero Hessian rows. GD started away from zero never lands on zero
+exactly, so this only matters for hand-built points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from .._validate import as_param_batch, check_finite, resolve_device, resolve_dtype
+from ..activations import arccos_pairs
+
+__all__ = ["ReluTeacherStudent"]
+
+_TWO_PI = 2 * math.pi
+
+
+@dataclass(frozen=True, eq=False)
+class ReluTeacherStudent:
+    """Closed-form population loss of a two-layer ReLU student against a ReLU teacher.
+
+    Args:
+        k: number of teacher neurons (>= 1).
+        n: number of student neurons (>= 1); defaults to ``k``.
+        d: input dimension; defaults to ``k``. Must be >= k for the identity teacher.
+        teacher: ``"identity"`` (V = first k rows of I_d, the published setting) or an
+            array of shape (k, d).
+        train_second_layer: if True the parameters are (W, a); otherwise a = 1 is fixed
+            and the parameters are W alone.
+        init_scale: student weights start i.i.d. N(0, init_scale^2 / d); 1 gives the
+            Xavier-like init of Safran & Shamir.
+        dtype: ``"float64"`` (default; certification needs it) or ``"float32"``.
+        device: ``"cpu"`` or ``"cuda"``.
+
+    Raises:
+        ValueError: for impossible sizes or a mis-shaped or non-finite teacher.
+
+    Parameter rows have P = n*d (+ n) entries: W flattened row-major, then a.
+    """
+
+    k: int
+    n: int | None = None
+    d: int | None = None
+    teacher: object = "identity"
+    train_second_layer: bool = False
+    init_scale: float = 1.0
+    dtype: torch.dtype | str = torch.float64
+    device: torch.device | str = "cpu"
+    V: torch.Tensor = field(init=False, repr=False)
+    b: torch.Tensor = field(init=False, repr=False)
+    _kvv: float = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("k", "n", "d"):
+            val = getattr(self, name)
+            if val is not None and (not isinstance(val, (int, np.integer)) or val < 1):
+                raise ValueError(f"{name} must be a positive integer, got {val!r}.")
+        set_(self, "dtype", resolve_dtype(self.dtype))
+        set_(self, "device", resolve_device(self.device))
+        if self.n is None:
+            set_(self, "n", self.k)
+        if isinstance(self.teacher, str):
+            if self.teacher != "identity":
+                raise ValueError(
+                    f"unknown teacher {self.teacher!r}; use 'identity' or a (k, d) array."
+                )
+            d = self.k if self.d is None else self.d
+            if d < self.k:
+                raise ValueError(
+                    f"the identity teacher needs d >= k, got d = {d} < k = {self.k}."
+                )
+            V = torch.eye(d, dtype=self.dtype)[: self.k]
+        else:
+            V = torch.as_tensor(self.teacher, dtype=self.dtype)
+            if V.dim() != 2 or V.shape[0] != self.k or (self.d is not None and V.shape[1] != self.d):
+                want = f"({self.k}, {self.d if self.d is not None else 'd'})"
+                raise ValueError(f"teacher has shape {tuple(V.shape)}; expected {want}.")
+            check_finite("teacher", V)
+            d = V.shape[1]
+        if not math.isfinite(self.init_scale) or self.init_scale <= 0:
+            raise ValueError(f"init_scale must be a positive number, got {self.init_scale!r}.")
+        set_(self, "d", int(d))
+        set_(self, "V", V.to(self.device))
+        set_(self, "b", torch.ones(self.k, dtype=self.dtype, device=self.device))
+        kvv = arccos_pairs(self.V, self.V).kernel()
+        set_(self, "_kvv", float(0.5 * (self.b @ kvv @ self.b)))
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def n_params(self) -> int:
+        return self.n * self.d + (self.n if self.train_second_layer else 0)
+
+    @property
+    def global_min(self) -> float | None:
+        """0 when the student can represent the teacher (n >= k), else unknown."""
+        return 0.0 if self.n >= self.k else None
+
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        return (self.n_params,) if self.train_second_layer else (self.n, self.d)
+
+    def as_batch(self, theta: object) -> torch.Tensor:
+        rs = None if self.train_second_layer else (self.n, self.d)
+        t = as_param_batch(theta, self.n_params, row_shape=rs, dtype=self.dtype,
+                           device=self.device)
+        return t
+
+    def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(R, P) -> W (R, n, d), a (R, n)."""
+        R = theta.shape[0]
+        W = theta[:, : self.n * self.d].reshape(R, self.n, self.d)
+        if self.train_second_layer:
+            a = theta[:, self.n * self.d :]
+        else:
+            a = torch.ones(R, self.n, dtype=theta.dtype, device=theta.device)
+        return W, a
+
+    def join(self, W: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+        """W (R, n, d) [, a (R, n)] -> (R, P)."""
+        R = W.shape[0]
+        parts = [W.reshape(R, -1)]
+        if self.train_second_layer:
+            parts.append(torch.ones(R, self.n, dtype=W.dtype, device=W.device) if a is None else a)
+        return torch.cat(parts, dim=1)
+
+    def teacher_point(self) -> torch.Tensor:
+        """A global minimizer as one (1, P) row: the teacher, padded with zero neurons."""
+        W = torch.zeros(1, self.n, self.d, dtype=self.dtype, device=self.device)
+        m = min(self.n, self.k)
+        W[0, :m] = self.V[:m]
+        return self.join(W)
+
+    def init(self, R: int, *, generator: torch.Generator | None = None,
+             device: torch.device | str | None = None) -> torch.Tensor:
+        """W ~ N(0, init_scale^2/d) i.i.d.; a = 1 (if trained, it starts at 1 too)."""
+        dev = self.device if device is None else torch.device(device)
+        W = torch.randn(R, self.n, self.d, generator=generator, dtype=self.dtype, device=dev)
+        W = W * (self.init_scale / math.sqrt(self.d))
+        return self.join(W)
+
+    # ------------------------------------------------------------ objective
+    def _pieces(self, theta: torch.Tensor):
+        W, a = self.split(theta)
+        R = W.shape[0]
+        Z = torch.cat([W, self.V.expand(R, -1, -1)], dim=1)  # (R, n+k, d)
+        coef = torch.cat([a, -self.b.expand(R, -1)], dim=1)  # (R, n+k)
+        return W, a, Z, coef, arccos_pairs(W, Z)
+
+    def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Population loss (R,) and gradient (R, P), in one pass."""
+        W, a, Z, coef, pr = self._pieces(theta)
+        K = pr.kernel()  # (R, n, n+k)
+        Kc = (K * coef[:, None, :]).sum(-1)  # sum_z c_z K(w_i, z)
+        n = self.n
+        loss = 0.5 * (a * Kc).sum(-1) - 0.5 * (a * (K[:, :, n:] @ self.b)).sum(-1) + self._kvv
+        S = self._g_sum(pr, Z, coef)  # (R, n, d): sum_z c_z g(w_i, z)
+        gW = a[..., None] * S
+        if self.train_second_layer:
+            grad = torch.cat([gW.reshape(W.shape[0], -1), Kc], dim=1)
+        else:
+            grad = gW.reshape(W.shape[0], -1)
+        return loss, grad
+
+    @staticmethod
+    def _g_sum(pr, Z: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+        s1 = (coef[:, None, :] * pr.nz[:, None, :] * pr.sin).sum(-1)  # (R, n)
+        A = coef[:, None, :] * (math.pi - pr.angle)  # (R, n, n+k)
+        S = (s1[..., None] * pr.ubar + A @ Z) / _TWO_PI
+        return S * (pr.nu > 0)[..., None]  # relu'(0) = 0 for zero neurons
+
+    def loss(self, theta: torch.Tensor) -> torch.Tensor:
+        return self.loss_and_grad(theta)[0]
+
+    def grad(self, theta: torch.Tensor) -> torch.Tensor:
+        return self.loss_and_grad(theta)[1]
+
+    def hessian(self, theta: torch.Tensor, *, chunk: int | None = None) -> torch.Tensor:
+        """Exact Hessian (R, P, P), built from the closed forms in row chunks.
+
+        ``chunk`` rows at a time bound the memory of the (chunk, n, n, d, d) pair tensor;
+        by default about 64 MB of it.
+        """
+        R = theta.shape[0]
+        if chunk is None:
+            per_row = self.n * (self.n + self.k) * self.d * self.d * 8 * 3
+            chunk = max(1, min(R, (64 << 20) // max(per_row, 1)))
+        out = torch.empty(R, self.n_params, self.n_params, dtype=theta.dtype, device=theta.device)
+        for lo in range(0, R, chunk):  # memory chunks, each one batched computation
+            out[lo : lo + chunk] = self._hessian_rows(theta[lo : lo + chunk])
+        return out
+
+    def _hessian_rows(self, theta: torch.Tensor) -> torch.Tensor:
+        W, a, Z, coef, pr = self._pieces(theta)
+        R, n, d = W.shape
+        eye = torch.eye(d, dtype=W.dtype, device=W.device)
+        alive = (pr.nu > 0).to(W.dtype)  # (R, n)
+        tiny = torch.finfo(W.dtype).tiny
+        ub = pr.ubar  # (R, n, d)
+
+        # d2K/du2 summed over z with weights c_z: the diagonal blocks.
+        cz = pr.cos  # (R, n, m)
+        q = pr.zbar[:, None, :, :] - cz[..., None] * ub[:, :, None, :]  # (R, n, m, d)
+        sq = torch.linalg.vector_norm(q, dim=-1)  # accurate sin t
+        self_pair = torch.zeros_like(sq, dtype=torch.bool)
+        self_pair[:, torch.arange(n), torch.arange(n)] = True
+        wz = coef[:, None, :] * pr.nz[:, None, :] / (_TWO_PI * pr.nu.clamp_min(tiny)[..., None])
+        wz = wz.masked_fill(self_pair, 0.0)
+        alpha = (wz * sq).sum(-1)  # (R, n)
+        beta = wz / sq.clamp_min(tiny)
+        D = alpha[..., None, None] * (eye - ub[..., :, None] * ub[..., None, :])
+        D = D + torch.einsum("rizj,rizk->rijk", q * beta[..., None], q)  # (R, n, d, d)
+
+        # d2K/dudv between student neurons: the a_i a_l blocks.
+        cww = cz[:, :, :n]  # (R, n, n)
+        p = ub[:, :, None, :] - cww[..., None] * ub[:, None, :, :]  # (R, n, n, d)
+        sp = torch.linalg.vector_norm(p, dim=-1)
+        t = torch.atan2(sp, cww)
+        vb = ub[:, None, :, :].expand(R, n, n, d)
+        outer = lambda x, y: x[..., :, None] * y[..., None, :]  # noqa: E731
+        M = (math.pi - t)[..., None, None] * eye
+        M = M + (sp * cww)[..., None, None] * outer(vb, vb)
+        M = M + sp[..., None, None] * (outer(p, vb) + outer(vb, p))
+        M = M - (cww / sp.clamp_min(tiny))[..., None, None] * outer(p, p)
+        M = M / _TWO_PI
+        both = alive[:, :, None] * alive[:, None, :]
+        M = M * (a[:, :, None] * a[:, None, :] * both)[..., None, None]  # (R, n, n, d, d)
+        idx = torch.arange(n, device=W.device)
+        M[:, idx, idx] += (a * alive)[..., None, None] * D
+        HW = M.permute(0, 1, 3, 2, 4).reshape(R, n * d, n * d)
+        if not self.train_second_layer:
+            return HW
+
+        # second layer: d2F/da_i da_l = K(w_i, w_l); d2F/dw_i da_l = d_il S_i + a_i g(w_i, w_l)
+        K = pr.kernel()[:, :, :n]
+        S = self._g_sum(pr, Z, coef)  # (R, n, d)
+        g = (pr.nz[:, None, :n, None] * pr.sin[:, :, :n, None] * ub[:, :, None, :]
+             + (math.pi - pr.angle[:, :, :n, None]) * W[:, None, :, :]) / _TWO_PI
+        g = g * (a * alive)[:, :, None, None]  # (R, i, l, d)
+        g[:, idx, idx] += S
+        HWa = g.permute(0, 1, 3, 2).reshape(R, n * d, n)
+        top = torch.cat([HW, HWa], dim=2)
+        bottom = torch.cat([HWa.transpose(1, 2), K], dim=2)
+        return torch.cat([top, bottom], dim=1)
+
+    def hvp(self, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Hessian-vector products, one vector per row: (R, P)."""
+        return (self.hessian(theta) @ v[..., None])[..., 0]
+
+    # ------------------------------------------------------------ symmetry
+    def distance_to_global(self, theta: torch.Tensor) -> torch.Tensor | None:
+        """Distance to the nearest global minimizer modulo neuron permutations.
+
+        Exact for n = k (the global minimizers are the teacher's permutations: the
+        optimal assignment of student to teacher neurons, scipy's
+        ``linear_sum_assignment`` on squared distances). For n > k it is the distance to
+        the nearest teacher padded with n - k zero neurons: a global minimizer, so an
+        upper bound on the distance to the (larger) set of global minimizers, which also
+        holds split teacher neurons. With a trained second layer, effective neurons
+        a_i w_i are compared (relu(c u) = c relu(u) for c > 0). ``None`` when n < k.
+        """
+        if self.n < self.k:
+            return None
+        W, a = self.split(theta)
+        U = (a[..., None] * W).detach().cpu().numpy()
+        T = self.teacher_point().reshape(self.n, self.d).cpu().numpy()
+        cost = ((U[:, :, None, :] - T[None, None, :, :]) ** 2).sum(-1)  # (R, n, n)
+        out = np.empty(U.shape[0])
+        for r in range(U.shape[0]):  # scipy's assignment is per matrix; O(n^3) each
+            i, j = linear_sum_assignment(cost[r])
+            out[r] = math.sqrt(cost[r, i, j].sum())
+        return torch.as_tensor(out, dtype=theta.dtype)

@@ -1,0 +1,20 @@
+"""Named studies, one module each, and the registry the CLI reads."""
+
+from ._study import Param, RunContext, Study, config_hash, parse_values
+
+__all__ = ["Param", "RunContext", "Study", "config_hash", "get_study", "parse_values", "studies"]
+
+
+def studies() -> dict[str, Study]:
+    """All registered studies by name (built on each call: no module-level state)."""
+    from .spurious_relu import STUDY as spurious_relu
+
+    return {s.name: s for s in (spurious_relu,)}
+
+
+def get_study(name: str) -> Study:
+    """The study called ``name``; ValueError naming the known ones otherwise."""
+    known = studies()
+    if name not in known:
+        raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(known))}.")
+    return known[name]

@@ -1,0 +1,156 @@
+"""What a study is: a declared parameter grid x seeds, a cell runner, a summary, a figure.
+
+A study knows nothing of executors or stores: ``run_cell`` gets one configuration and
+the seeds still to run, and returns one flat row (a dict) per seed; ``summarize`` turns
+stored rows back into one dict per cell; ``plot`` draws the summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Param", "RunContext", "Study", "config_hash", "parse_values"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One swept (or fixed) configuration parameter.
+
+    Attributes:
+        name: key used in ``--set name=...`` and as a store column.
+        kind: ``int``, ``float`` or ``str``.
+        default: the default list of values swept.
+        help: one line for ``landscope studies`` / errors.
+        check: raises ValueError (one sentence) for a value that is not allowed.
+    """
+
+    name: str
+    kind: type
+    default: tuple
+    help: str
+    check: Callable[[Any], None] | None = None
+
+    @property
+    def duckdb_type(self) -> str:
+        return {int: "BIGINT", float: "DOUBLE", str: "VARCHAR"}[self.kind]
+
+
+@dataclass
+class RunContext:
+    """What a cell runner may use: where to compute, and a progress hook.
+
+    ``progress(done, total, text)`` may be called as often as is useful; the sweep maps it
+    onto a progress bar.
+    """
+
+    device: str = "cpu"
+    dtype: str = "float64"
+    progress: Callable[[int, int, str], None] = field(default=lambda done, total, text: None)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A named, parameterized experiment.
+
+    Attributes:
+        name: e.g. ``"spurious-relu"``; the store table is the name with '-' -> '_'.
+        summary: one line.
+        params: the configuration grid's parameters, in column order.
+        default_seeds: runs per cell at default size.
+        columns: result columns written by ``run_cell`` besides the configuration,
+            ``seed`` and the sweep's bookkeeping columns: name -> DuckDB type.
+        run_cell: (config, seeds, ctx) -> one row per seed, each holding every key of
+            ``columns`` plus ``seed``.
+        summarize: stored rows (dicts, without array columns) -> one dict per cell.
+        table: ordered (key, header, format spec) for ``landscope show``.
+        plot: (summary, out_dir) -> paths of the figures written.
+        validate: (config) -> None, raises ValueError for combinations not allowed.
+    """
+
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    default_seeds: int
+    columns: Mapping[str, str]
+    run_cell: Callable[[dict, Sequence[int], RunContext], list[dict]]
+    summarize: Callable[[list[dict]], list[dict]]
+    table: tuple[tuple[str, str, str], ...]
+    plot: Callable[[list[dict], Path], list[Path]]
+    validate: Callable[[dict], None] | None = None
+
+    @property
+    def table_name(self) -> str:
+        return self.name.replace("-", "_")
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        allowed = ", ".join(p.name for p in self.params)
+        raise ValueError(f"study {self.name!r} has no parameter {name!r}; its parameters are {allowed}.")
+
+    def cells(self, overrides: Mapping[str, Sequence[Any]] | None = None) -> list[dict]:
+        """The grid: every combination of the (overridden) parameter values, validated."""
+        overrides = dict(overrides or {})
+        for key in overrides:
+            self.param(key)  # unknown names raise
+        values = []
+        for p in self.params:
+            vals = tuple(overrides.get(p.name, p.default))
+            if not vals:
+                raise ValueError(f"parameter {p.name!r} was given no values.")
+            for v in vals:
+                if p.check is not None:
+                    p.check(v)
+            values.append(vals)
+        out = []
+        for combo in itertools.product(*values):
+            cfg = {p.name: v for p, v in zip(self.params, combo, strict=True)}
+            if self.validate is not None:
+                self.validate(cfg)
+            out.append(cfg)
+        return out
+
+
+def config_hash(study: str, config: Mapping[str, Any]) -> str:
+    """A stable 16-hex-digit hash of (study, configuration)."""
+    blob = json.dumps({"study": study, "config": dict(config)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def parse_values(param: Param, text: str) -> list[Any]:
+    """Parse ``"6,10,20"`` or ``"6..20"`` (inclusive, ints only) into typed values.
+
+    Raises:
+        ValueError: one sentence naming the parameter and the bad text.
+    """
+    out: list[Any] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            raise ValueError(f"empty value in {param.name}={text!r}.")
+        if ".." in part:
+            if param.kind is not int:
+                raise ValueError(f"ranges a..b are for integer parameters; {param.name} is {param.kind.__name__}.")
+            lo_s, hi_s = part.split("..", 1)
+            try:
+                lo, hi = int(lo_s), int(hi_s)
+            except ValueError:
+                raise ValueError(f"bad range {part!r} for {param.name}; write a..b with integers.") from None
+            if hi < lo:
+                raise ValueError(f"empty range {part!r} for {param.name}.")
+            out.extend(range(lo, hi + 1))
+            continue
+        try:
+            out.append(param.kind(part))
+        except ValueError:
+            raise ValueError(
+                f"{param.name} takes {param.kind.__name__} values; {part!r} is not one."
+            ) from None
+    return out
