@@ -2,11 +2,33 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .problems import Problem, ReluTeacherStudent, init_from_seeds
+from .critical import Certificate, Tolerances, certify
+from .optim import GD, Adam, minimize, newton_polish
+from .problems import (
+    EmpiricalTeacherStudent,
+    ModuleLoss,
+    Problem,
+    ReluTeacherStudent,
+    init_from_seeds,
+)
 
 try:
     __version__ = version("landscope")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Problem", "ReluTeacherStudent", "__version__", "init_from_seeds"]
+__all__ = [
+    "GD",
+    "Adam",
+    "Certificate",
+    "EmpiricalTeacherStudent",
+    "ModuleLoss",
+    "Problem",
+    "ReluTeacherStudent",
+    "Tolerances",
+    "__version__",
+    "certify",
+    "init_from_seeds",
+    "minimize",
+    "newton_polish",
+]

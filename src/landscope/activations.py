@@ -49,21 +49,23 @@ class ArcCosPairs:
                 + (math.pi - self.angle) * self.dot) / (2 * math.pi)
 
 
-def arccos_pairs(U: torch.Tensor, Z: torch.Tensor) -> ArcCosPairs:
+def arccos_pairs(U: torch.Tensor, Z: torch.Tensor, nz: torch.Tensor | None = None) -> ArcCosPairs:
     """Pairwise norms, cosines and angles, safe for zero and (anti)parallel vectors.
 
     The angle comes from the clamped cosine, and the sine as sqrt(1 - c^2) of the *same*
     cosine, so that rounding in c perturbs t and sin t consistently; the gradient
     g(u, v) = (|v| sin t u/|u| + (pi - t) v) / (2 pi) then stays accurate to O(t * dt)
     near parallel pairs, which is what lets Newton polishing reach ||grad|| ~ 1e-13.
+    ``nz`` may pass the norms of Z when the caller has them.
     """
     nu = torch.linalg.vector_norm(U, dim=-1)
-    nz = torch.linalg.vector_norm(Z, dim=-1)
+    if nz is None:
+        nz = torch.linalg.vector_norm(Z, dim=-1)
     tiny = torch.finfo(U.dtype).tiny
     ubar = U / nu.clamp_min(tiny)[..., None]
     zbar = Z / nz.clamp_min(tiny)[..., None]
     dot = U @ Z.transpose(-1, -2)
-    cos = (ubar @ zbar.transpose(-1, -2)).clamp(-1.0, 1.0)
-    sin = torch.sqrt(((1.0 - cos) * (1.0 + cos)).clamp_min(0.0))
+    cos = (dot / (nu[..., :, None] * nz[..., None, :]).clamp_min(tiny)).clamp_(-1.0, 1.0)
+    sin = torch.sqrt(((1.0 - cos) * (1.0 + cos)).clamp_min_(0.0))
     angle = torch.arccos(cos)
     return ArcCosPairs(nu=nu, nz=nz, ubar=ubar, zbar=zbar, dot=dot, cos=cos, sin=sin, angle=angle)

@@ -81,6 +81,8 @@ class ReluTeacherStudent:
     V: torch.Tensor = field(init=False, repr=False)
     b: torch.Tensor = field(init=False, repr=False)
     _kvv: float = field(init=False, repr=False)
+    _v_norm: torch.Tensor = field(init=False, repr=False)
+    _coef_fixed: torch.Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -115,6 +117,8 @@ class ReluTeacherStudent:
         set_(self, "d", int(d))
         set_(self, "V", V.to(self.device))
         set_(self, "b", torch.ones(self.k, dtype=self.dtype, device=self.device))
+        set_(self, "_v_norm", torch.linalg.vector_norm(self.V, dim=-1))
+        set_(self, "_coef_fixed", torch.cat([torch.ones(self.n, dtype=self.dtype, device=self.device), -self.b]))
         kvv = arccos_pairs(self.V, self.V).kernel()
         set_(self, "_kvv", float(0.5 * (self.b @ kvv @ self.b)))
 
@@ -205,7 +209,27 @@ class ReluTeacherStudent:
         return self.loss_and_grad(theta)[0]
 
     def grad(self, theta: torch.Tensor) -> torch.Tensor:
-        return self.loss_and_grad(theta)[1]
+        """Gradient alone (R, P): the optimizers' hot path, leaner than ``loss_and_grad``.
+
+        Only the angles between student neurons and [W; V] are needed, and the
+        arccos/sqrt over those (R, n, n+k) pairs dominates a step.
+        """
+        if self.train_second_layer:
+            return self.loss_and_grad(theta)[1]
+        R = theta.shape[0]
+        W = theta.reshape(R, self.n, self.d)
+        nu = torch.linalg.vector_norm(W, dim=-1)  # (R, n)
+        Z = torch.cat([W, self.V.expand(R, -1, -1)], dim=1)
+        nz = torch.cat([nu, self._v_norm.expand(R, -1)], dim=1)
+        tiny = torch.finfo(W.dtype).tiny
+        cos = (W @ Z.transpose(1, 2)).div_((nu[:, :, None] * nz[:, None, :]).clamp_min_(tiny))
+        cos.clamp_(-1.0, 1.0)
+        sin = torch.sqrt(((1.0 - cos) * (1.0 + cos)).clamp_min_(0.0))
+        A = torch.arccos(cos).neg_().add_(math.pi).mul_(self._coef_fixed)  # c_z (pi - t)
+        s1 = sin @ (self._coef_fixed * nz)[..., None]  # (R, n, 1): sum_z c_z |z| sin t
+        G = A @ Z + W * (s1 / nu.clamp_min(tiny)[..., None])
+        G = G * ((nu > 0)[..., None] / _TWO_PI)  # relu'(0) = 0 for zero neurons
+        return G.reshape(R, -1)
 
     def hessian(self, theta: torch.Tensor, *, chunk: int | None = None) -> torch.Tensor:
         """Exact Hessian (R, P, P), built from the closed forms in row chunks.

@@ -1,0 +1,113 @@
+"""Line figures of a study summary: one line per group, as PNG and SVG.
+
+Figures are built on ``matplotlib.figure.Figure`` directly rather than through pyplot, so
+no GUI backend is ever chosen, nothing global changes, and no figure stays open.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+__all__ = ["line_figure"]
+
+
+def _number(value: Any) -> float:
+    """A plottable float; None (a cell with no data for this metric) becomes a gap."""
+    if value is None:
+        return math.nan
+    return float(value)
+
+
+def line_figure(
+    summary: Sequence[Mapping[str, Any]],
+    x: str,
+    y: str,
+    group: str,
+    path_stem: str | Path,
+    *,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    group_label: str | None = None,
+    percent: bool = True,
+) -> list[Path]:
+    """Plot ``y`` against ``x``, one line with markers per value of ``group``.
+
+    Args:
+        summary: one dict per cell (a study's summary).
+        x: key of the horizontal axis (numbers).
+        y: key of the vertical axis (numbers; None is drawn as a gap).
+        group: key whose values split the rows into lines.
+        path_stem: output path without suffix; ``.png`` and ``.svg`` are appended, and the
+            folder is created if needed.
+        xlabel: axis label (default ``x``).
+        ylabel: axis label (default ``y``).
+        title: figure title (default none).
+        group_label: legend name of the group (default ``group``); entries read
+            ``"{group_label} = {value}"``.
+        percent: ``y`` holds fractions in 0..1, drawn as 0..100 %.
+
+    Returns:
+        ``[stem.png, stem.svg]``.
+
+    Raises:
+        ValueError: if ``summary`` is empty, a row lacks a key, or a value is not a number.
+    """
+    if not summary:
+        raise ValueError("there is nothing to plot: the summary has no rows.")
+    lines: dict[Any, list[tuple[float, float]]] = {}
+    for row in summary:
+        for key in (x, y, group):
+            if key not in row:
+                raise ValueError(
+                    f"summary rows have no key {key!r} to plot; keys are {sorted(row)}."
+                )
+        try:
+            point = (_number(row[x]), _number(row[y]))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"cannot plot {x}={row[x]!r}, {y}={row[y]!r}: values must be numbers."
+            ) from None
+        lines.setdefault(row[group], []).append(point)
+
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    scale = 100.0 if percent else 1.0
+    for value in sorted(lines, key=lambda v: (str(type(v)), v)):
+        pts = sorted(lines[value])
+        ax.plot(
+            [p[0] for p in pts],
+            [p[1] * scale for p in pts],
+            marker="o",
+            label=f"{group_label or group} = {value}",
+        )
+    if all(isinstance(row[x], Real) and float(row[x]).is_integer() for row in summary):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=100.0))
+        ax.set_ylim(-3.0, 103.0)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    # Suffixes are appended, not substituted: a stem like "k.6-20" must keep its dots.
+    paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"]
+    fig.savefig(paths[0], dpi=150, metadata={"Software": None})
+    # No date and a fixed id salt in the SVG, so redrawing unchanged results gives an
+    # identical file (clip-path ids are random otherwise).
+    with rc_context({"svg.hashsalt": "landscope"}):
+        fig.savefig(paths[1], metadata={"Date": None})
+    return paths

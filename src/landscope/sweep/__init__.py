@@ -1,0 +1,16 @@
+"""Running studies: the results store, resume after interruption, progress."""
+
+from .runner import BOOKKEEPING_COLUMNS, RunReport, plot_study, run_study, show_study, study_schema
+from .store import STORE_FILE, ResultStore, check_out_dir
+
+__all__ = [
+    "BOOKKEEPING_COLUMNS",
+    "STORE_FILE",
+    "ResultStore",
+    "RunReport",
+    "check_out_dir",
+    "plot_study",
+    "run_study",
+    "show_study",
+    "study_schema",
+]

@@ -1,0 +1,281 @@
+"""Run a study cell by cell into the results store, resuming where a previous run stopped.
+
+A cell is one configuration of the study's grid with all its seeds. Cells run one after
+another in this process; each cell's rows are written in one transaction, so a run killed
+at any moment loses at most the cell in progress, and running the same command again
+computes only what is missing (new cells, or new seeds when ``seeds`` grew).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .. import __version__
+from .._validate import resolve_device, resolve_dtype
+from ..studies import RunContext, Study, config_hash
+from .store import STORE_FILE, ResultStore
+
+__all__ = [
+    "BOOKKEEPING_COLUMNS",
+    "RunReport",
+    "plot_study",
+    "run_study",
+    "show_study",
+    "study_schema",
+]
+
+# Columns the sweep adds to every row, besides the configuration and the study's own.
+BOOKKEEPING_COLUMNS: Mapping[str, str] = {
+    "config_hash": "VARCHAR",
+    "seed": "BIGINT",
+    "study": "VARCHAR",
+    "version": "VARCHAR",
+    "device": "VARCHAR",
+    "dtype": "VARCHAR",
+    "cell_wall_s": "DOUBLE",
+}
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one ``run_study`` call did.
+
+    Attributes:
+        cells_total: cells in the requested grid.
+        cells_run: cells that had missing seeds and were computed.
+        cells_skipped: cells already complete in the store.
+        rows_written: rows inserted into the store.
+        wall_s: wall-clock seconds of the whole call.
+        out_dir: the output folder.
+    """
+
+    cells_total: int
+    cells_run: int
+    cells_skipped: int
+    rows_written: int
+    wall_s: float
+    out_dir: Path
+
+    def describe(self, study: str) -> str:
+        """One line for the end of ``landscope run``."""
+        return (
+            f"{study}: ran {self.cells_run} of {self.cells_total} cells "
+            f"({self.cells_skipped} already done), wrote {self.rows_written} rows "
+            f"in {self.wall_s:.1f} s to {self.out_dir / STORE_FILE}"
+        )
+
+
+def study_schema(study: Study) -> dict[str, str]:
+    """The store columns of a study: configuration, bookkeeping, then the study's results.
+
+    Raises:
+        ValueError: if the study declares a column twice or one the sweep reserves.
+    """
+    schema: dict[str, str] = {}
+    parts: list[tuple[str, Mapping[str, str]]] = [
+        ("parameter", {p.name: p.duckdb_type for p in study.params}),
+        ("bookkeeping", BOOKKEEPING_COLUMNS),
+        ("result", study.columns),
+    ]
+    for what, cols in parts:
+        for name, typ in cols.items():
+            # run_cell writes "seed" itself; every other clash is a study bug.
+            if name in schema and not (what == "result" and name == "seed"):
+                raise ValueError(
+                    f"study {study.name!r} declares {what} column {name!r}, "
+                    "which is already a parameter or a sweep column."
+                )
+            schema.setdefault(name, typ)
+    return schema
+
+
+def _check_seeds(seeds: Any) -> int:
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds <= 0:
+        raise ValueError(f"seeds must be a positive integer; got {seeds!r}.")
+    return seeds
+
+
+def _check_rows(study: Study, rows: Any, missing: Sequence[int], cell: Mapping) -> None:
+    """A study's rows must be one dict per missing seed holding exactly its declared columns."""
+    where = f"study {study.name!r} cell {dict(cell)}"
+    if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+        raise ValueError(f"{where}: run_cell must return a list of dicts.")
+    got = [r.get("seed") for r in rows]
+    lacking = set(missing) - set(got)
+    unasked = set(got) - set(missing)
+    if lacking:
+        raise ValueError(f"{where}: run_cell returned no row for seed {min(lacking)}.")
+    if unasked:
+        seed = sorted(unasked, key=str)[0]
+        raise ValueError(f"{where}: run_cell returned a row for seed {seed!r}, not asked for.")
+    if len(got) != len(missing):
+        raise ValueError(f"{where}: run_cell returned more than one row for a seed.")
+    allowed = set(study.columns) | {"seed"} | {p.name for p in study.params}
+    for r in rows:
+        absent = set(study.columns) - set(r)
+        if absent:
+            raise ValueError(f"{where}: run_cell rows lack column {sorted(absent)[0]!r}.")
+        extra = set(r) - allowed
+        if extra:
+            raise ValueError(
+                f"{where}: run_cell rows hold undeclared column {sorted(extra)[0]!r}; "
+                "declare it in the study's columns."
+            )
+
+
+def _cell_label(cell: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in cell.items())
+
+
+def _progress_bars(enabled: bool) -> Progress:
+    """Two bars on stderr: cells, and the current cell as its runner reports it.
+
+    On a non-terminal rich draws nothing while running and the final state once, so logs
+    and pipes stay readable; stdout is left to tables and reports.
+    """
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
+
+
+def run_study(
+    study: Study,
+    overrides: Mapping[str, Sequence[Any]] | None,
+    seeds: int,
+    out_dir: str | Path,
+    device: str = "cpu",
+    dtype: str = "float64",
+    progress: bool = True,
+) -> RunReport:
+    """Compute every missing (cell, seed) of a study and store one row per run.
+
+    Everything is validated before anything is computed or created: the grid (unknown
+    parameters, bad values, forbidden combinations), ``seeds``, device, dtype, then the
+    output folder (by writing a file in it).
+
+    Args:
+        study: the study.
+        overrides: parameter name -> values, replacing the study's defaults.
+        seeds: runs per cell; seeds ``0 .. seeds-1`` are run.
+        out_dir: output folder; the store is ``out_dir/results.duckdb``.
+        device: ``'cpu'`` or ``'cuda'``.
+        dtype: ``'float64'`` or ``'float32'``.
+        progress: draw progress bars on stderr.
+
+    Returns:
+        A ``RunReport``.
+
+    Raises:
+        ValueError: for any bad input above, or if the study's ``run_cell`` breaks its
+            contract (wrong seeds or columns); cells finished before stay stored.
+    """
+    t0 = time.perf_counter()
+    seeds = _check_seeds(seeds)
+    cells = study.cells(overrides)
+    dev = str(resolve_device(device))
+    dt = str(resolve_dtype(dtype)).removeprefix("torch.")
+    schema = study_schema(study)
+    # The same configuration given twice (--set k=6,6) is one cell.
+    unique: dict[str, dict] = {}
+    for cell in cells:
+        unique.setdefault(config_hash(study.name, cell), cell)
+
+    cells_run = rows_written = 0
+    with ResultStore(out_dir) as store, _progress_bars(progress) as bars:
+        all_cells = bars.add_task(study.name, total=len(unique), note="")
+        one_cell = bars.add_task("cell", total=None, note="")
+
+        def hook(done: int, total: int, text: str) -> None:
+            bars.update(one_cell, completed=done, total=total, note=text)
+
+        for h, cell in unique.items():
+            done = store.done_seeds(study.table_name, h)
+            missing = [s for s in range(seeds) if s not in done]
+            if missing:
+                bars.reset(one_cell, total=None, description=_cell_label(cell), note="")
+                t_cell = time.perf_counter()
+                rows = study.run_cell(dict(cell), missing, RunContext(dev, dt, progress=hook))
+                wall = time.perf_counter() - t_cell
+                _check_rows(study, rows, missing, cell)
+                extra = {
+                    **cell,
+                    "config_hash": h,
+                    "study": study.name,
+                    "version": __version__,
+                    "device": dev,
+                    "dtype": dt,
+                    "cell_wall_s": wall,
+                }
+                rows_written += store.write_cell(
+                    study.table_name, schema, [{**r, **extra} for r in rows]
+                )
+                cells_run += 1
+            bars.advance(all_cells)
+    return RunReport(
+        cells_total=len(unique),
+        cells_run=cells_run,
+        cells_skipped=len(unique) - cells_run,
+        rows_written=rows_written,
+        wall_s=time.perf_counter() - t0,
+        out_dir=Path(out_dir),
+    )
+
+
+def _stored_rows(study: Study, out_dir: str | Path) -> list[dict]:
+    """The study's stored rows; ValueError telling the user to run it first if there are none."""
+    hint = (
+        f"no results for study {study.name!r} in {str(out_dir)!r}; "
+        f"run it first with `landscope run {study.name} --out {out_dir}`."
+    )
+    if not (Path(out_dir) / STORE_FILE).is_file():
+        raise ValueError(hint)
+    with ResultStore(out_dir, read_only=True) as store:
+        rows = store.rows(study.table_name)
+    if not rows:
+        raise ValueError(hint)
+    return rows
+
+
+def show_study(study: Study, out_dir: str | Path) -> list[dict]:
+    """The study's summary, one dict per cell, read from the store.
+
+    Raises:
+        ValueError: if the store holds no results of this study.
+    """
+    return study.summarize(_stored_rows(study, out_dir))
+
+
+def plot_study(study: Study, out_dir: str | Path) -> list[Path]:
+    """Draw the study's figures from the store into ``out_dir/figures``.
+
+    Returns:
+        The paths of the files written.
+
+    Raises:
+        ValueError: if the store holds no results of this study.
+    """
+    summary = show_study(study, out_dir)
+    fig_dir = Path(out_dir) / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    return [Path(p) for p in study.plot(summary, fig_dir)]

@@ -1,0 +1,232 @@
+"""The ``landscope`` command: run / show / plot, and one clear sentence for every bad input."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from landscope.cli import main
+from landscope.sweep import ResultStore
+
+TOY_SCRIPT = Path(__file__).parent / "sweep" / "toy_study.py"
+
+
+@pytest.fixture(scope="module")
+def toy_module():
+    """tests/sweep/toy_study.py, which is also the script that subprocess tests run."""
+    if "toy_study" in sys.modules:
+        return sys.modules["toy_study"]
+    spec = importlib.util.spec_from_file_location("toy_study", TOY_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["toy_study"] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def registry(toy_module):
+    toy = toy_module.make_toy_study()
+    return {toy.name: toy}
+
+
+def run(registry, *argv) -> int:
+    return main([str(a) for a in argv], registry=registry)
+
+
+def error_sentence(capsys) -> str:
+    """The one line on stderr, checked to be a single `landscope: error: ...` sentence."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("landscope: error: ")
+    assert lines[0].endswith(".")
+    return lines[0]
+
+
+def test_studies_lists_one_line_each(registry, capsys) -> None:
+    assert run(registry, "studies") == 0
+    assert capsys.readouterr().out.splitlines() == ["toy  A closed-form study for tests."]
+
+
+def test_run_show_plot(registry, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert (
+        run(
+            registry,
+            "run",
+            "toy",
+            "--set",
+            "a=1..2",
+            "--set",
+            "b=x",
+            "--seeds",
+            4,
+            "--out",
+            out,
+            "--quiet",
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].startswith(
+        "toy: ran 2 of 2 cells (0 already done), wrote 8 rows"
+    )
+    assert "mean value" in printed and "% even" in printed  # the table follows
+
+    # Default seeds come from the study (3 < 4 here, so nothing is missing).
+    assert (
+        run(registry, "run", "toy", "--set", "a=1..2", "--set", "b=x", "--out", out, "--quiet") == 0
+    )
+    assert "ran 0 of 2 cells (2 already done), wrote 0 rows" in capsys.readouterr().out
+
+    assert run(registry, "show", "toy", "--out", out) == 0
+    table = capsys.readouterr().out
+    assert "1002.00" in table and "2002.00" in table and "50%" in table
+
+    assert run(registry, "show", "toy", "--out", out, "--format", "json") == 0
+    cells = json.loads(capsys.readouterr().out)
+    assert [(c["a"], c["b"], c["runs"]) for c in cells] == [(1, "x", 4), (2, "x", 4)]
+    assert cells[0]["missing"] is None and cells[0]["even"] == 0.5
+
+    assert run(registry, "show", "toy", "--out", out, "--format", "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["a"] for r in rows] == ["1", "2"] and rows[1]["value_mean"] == "2002.0"
+
+    assert run(registry, "plot", "toy", "--out", out) == 0
+    paths = [Path(p) for p in capsys.readouterr().out.split()]
+    assert [p.suffix for p in paths] == [".png", ".svg"]
+    assert all(p.parent == out / "figures" and p.is_file() for p in paths)
+
+
+def test_progress_on_a_non_terminal(registry, tmp_path: Path, capsys) -> None:
+    assert run(registry, "run", "toy", "--set", "a=1", "--seeds", 2, "--out", tmp_path) == 0
+    assert "ran 2 of 2 cells" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["run", "nope"], "unknown study 'nope'; known studies: toy"),
+        (["show", "nope"], "unknown study 'nope'"),
+        (["run", "toy", "--set", "z=1"], "has no parameter 'z'; its parameters are a, b, c"),
+        (["run", "toy", "--set", "a"], "--set takes key=values"),
+        (["run", "toy", "--set", "=3"], "--set takes key=values"),
+        (["run", "toy", "--set", "a=x"], "a takes int values; 'x' is not one"),
+        (["run", "toy", "--set", "a=1,,2"], "empty value"),
+        (["run", "toy", "--set", "a=3..1"], "empty range"),
+        (["run", "toy", "--set", "c=1..2"], "ranges a..b are for integer parameters"),
+        (["run", "toy", "--set", "a=0"], "a must be at least 1; got 0"),
+        (["run", "toy", "--set", "a=1", "--set", "a=2"], "set twice"),
+        (["run", "toy", "--set", "a=60", "--set", "b=y"], "not allowed with b='y'"),
+        (["run", "toy", "--seeds", "0"], "seeds must be a positive integer; got 0"),
+        (["run", "toy", "--seeds", "-5"], "seeds must be a positive integer; got -5"),
+        (["run", "toy", "--dtype", "float16"], "unknown dtype 'float16'"),
+        (["run", "toy", "--device", "tpu"], "device"),
+    ],
+)
+def test_bad_input_is_one_sentence_exit_2_and_writes_nothing(
+    registry, tmp_path: Path, capsys, argv, words
+) -> None:
+    out = tmp_path / "out"
+    quiet = ["--quiet"] if argv[0] == "run" else []
+    assert run(registry, *argv, "--out", out, *quiet) == 2
+    assert words in error_sentence(capsys)
+    assert not out.exists()
+
+
+def test_bad_input_leaves_an_existing_store_untouched(registry, tmp_path: Path, capsys) -> None:
+    assert (
+        run(registry, "run", "toy", "--set", "a=1", "--seeds", 2, "--out", tmp_path, "--quiet") == 0
+    )
+    capsys.readouterr()
+    with ResultStore(tmp_path, read_only=True) as store:
+        before = store.rows("toy", exclude=())
+    for argv in (["--set", "a=1,0"], ["--set", "a=2", "--seeds", "0"], ["--dtype", "half"]):
+        assert run(registry, "run", "toy", *argv, "--out", tmp_path, "--quiet") == 2
+        error_sentence(capsys)
+    with ResultStore(tmp_path, read_only=True) as store:
+        assert store.rows("toy", exclude=()) == before
+
+
+def test_unwritable_out(registry, tmp_path: Path, capsys) -> None:
+    """Tests run as root, for whom chmod blocks nothing: use a path whose parent is a file."""
+    (tmp_path / "file").write_text("")
+    for out in (tmp_path / "file" / "out", tmp_path / "file"):
+        assert run(registry, "run", "toy", "--out", out, "--quiet") == 2
+        assert "cannot write to output folder" in error_sentence(capsys)
+
+
+def test_show_and_plot_before_run(registry, tmp_path: Path, capsys) -> None:
+    for cmd in ("show", "plot"):
+        assert run(registry, cmd, "toy", "--out", tmp_path / "empty") == 2
+        assert "run it first with `landscope run toy" in error_sentence(capsys)
+    assert not (tmp_path / "empty").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["run"],
+        ["show", "toy", "--format", "xml"],
+        ["run", "toy", "--seeds", "many"],
+    ],
+)
+def test_argparse_errors_exit_2(registry, capsys, argv) -> None:
+    assert run(registry, *argv) == 2
+    assert "usage: landscope" in capsys.readouterr().err
+
+
+def test_help_exits_0(registry, capsys) -> None:
+    assert run(registry, "run", "--help") == 0
+    assert "--seeds" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_finished_cells_and_exits_130(registry, tmp_path: Path, capsys) -> None:
+    toy = registry["toy"]
+    calls = []
+
+    def interrupted_on_second_cell(cfg, seeds, ctx):
+        calls.append(cfg)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return toy.run_cell(cfg, seeds, ctx)
+
+    flaky = {"toy": dataclasses.replace(toy, run_cell=interrupted_on_second_cell)}
+    assert run(flaky, "run", "toy", "--seeds", 2, "--out", tmp_path, "--quiet") == 130
+    err = capsys.readouterr().err
+    assert "finished cells are kept" in err and "Traceback" not in err
+    with ResultStore(tmp_path, read_only=True) as store:
+        assert len(store.rows("toy")) == 2
+
+
+@pytest.mark.slow
+def test_real_process_bad_input_exit_2_without_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(TOY_SCRIPT),
+            "run",
+            "toy",
+            "--set",
+            "a=oops",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "landscope: error: a takes int values; 'oops' is not one."
+    assert not (tmp_path / "o").exists()
