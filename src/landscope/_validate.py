@@ -30,7 +30,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     except RuntimeError as err:
         raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'.") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu.")
+        raise ValueError(
+            "device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu."
+        )
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"device {device!r} is not supported; use 'cpu' or 'cuda'.")
     return dev
@@ -62,8 +64,10 @@ def as_param_batch(
     t = torch.as_tensor(theta).to(dtype=dtype, device=device)
     if row_shape is not None and tuple(t.shape) == tuple(row_shape):
         return t.reshape(1, n_params)
-    if row_shape is not None and t.dim() == len(row_shape) + 1 and tuple(t.shape[1:]) == tuple(
-        row_shape
+    if (
+        row_shape is not None
+        and t.dim() == len(row_shape) + 1
+        and tuple(t.shape[1:]) == tuple(row_shape)
     ):
         return t.reshape(t.shape[0], n_params)
     if t.dim() == 1 and t.shape[0] == n_params:

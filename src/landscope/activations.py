@@ -45,8 +45,10 @@ class ArcCosPairs:
 
     def kernel(self) -> torch.Tensor:
         """K(u_i, z_j), (R, n, m)."""
-        return (self.nu[..., :, None] * self.nz[..., None, :] * self.sin
-                + (math.pi - self.angle) * self.dot) / (2 * math.pi)
+        return (
+            self.nu[..., :, None] * self.nz[..., None, :] * self.sin
+            + (math.pi - self.angle) * self.dot
+        ) / (2 * math.pi)
 
 
 def arccos_pairs(U: torch.Tensor, Z: torch.Tensor, nz: torch.Tensor | None = None) -> ArcCosPairs:

@@ -27,8 +27,15 @@ from ..problems import Problem
 
 __all__ = ["VERDICTS", "Certificate", "Tolerances", "certify"]
 
-VERDICTS = ("global_min", "spurious_min", "local_min", "saddle", "degenerate", "not_converged",
-            "diverged")
+VERDICTS = (
+    "global_min",
+    "spurious_min",
+    "local_min",
+    "saddle",
+    "degenerate",
+    "not_converged",
+    "diverged",
+)
 
 
 @dataclass(frozen=True)
@@ -92,12 +99,19 @@ class Certificate:
     def rows(self) -> list[dict]:
         """One flat dict per row, for the results store."""
         return [
-            {"verdict": str(self.verdict[r]), "loss": float(self.loss[r]),
-             "grad_norm": float(self.grad_norm[r]), "eig_min": float(self.eig_min[r]),
-             "eig_max": float(self.eig_max[r]), "n_neg": int(self.n_neg[r]),
-             "n_zero": int(self.n_zero[r]), "dist": float(self.dist[r]),
-             "grad_tol": self.tol.grad_tol, "loss_tol": self.tol.loss_tol,
-             "eig_tol": self.tol.eig_tol}
+            {
+                "verdict": str(self.verdict[r]),
+                "loss": float(self.loss[r]),
+                "grad_norm": float(self.grad_norm[r]),
+                "eig_min": float(self.eig_min[r]),
+                "eig_max": float(self.eig_max[r]),
+                "n_neg": int(self.n_neg[r]),
+                "n_zero": int(self.n_zero[r]),
+                "dist": float(self.dist[r]),
+                "grad_tol": self.tol.grad_tol,
+                "loss_tol": self.tol.loss_tol,
+                "eig_tol": self.tol.eig_tol,
+            }
             for r in range(len(self))
         ]
 
@@ -188,7 +202,13 @@ def certify(
     dist = dist_fn(th) if dist_fn is not None else None
     dist_np = np.full(R, np.nan) if dist is None else dist.detach().cpu().numpy().astype(float)
     return Certificate(
-        verdict=verdict.astype(str), loss=loss_np.astype(float), grad_norm=gn_np.astype(float),
-        eig_min=emin.astype(float), eig_max=eig_max.numpy().astype(float),
-        n_neg=n_neg.numpy(), n_zero=n_zero.numpy(), dist=dist_np, tol=tol,
+        verdict=verdict.astype(str),
+        loss=loss_np.astype(float),
+        grad_norm=gn_np.astype(float),
+        eig_min=emin.astype(float),
+        eig_max=eig_max.numpy().astype(float),
+        n_neg=n_neg.numpy(),
+        n_zero=n_zero.numpy(),
+        dist=dist_np,
+        tol=tol,
     )

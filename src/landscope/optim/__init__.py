@@ -4,5 +4,13 @@ from .minimize import STATUS, MinimizeResult, minimize
 from .newton import PolishResult, newton_polish
 from .transforms import GD, Adam, Optimizer
 
-__all__ = ["GD", "STATUS", "Adam", "MinimizeResult", "Optimizer", "PolishResult", "minimize",
-           "newton_polish"]
+__all__ = [
+    "GD",
+    "STATUS",
+    "Adam",
+    "MinimizeResult",
+    "Optimizer",
+    "PolishResult",
+    "minimize",
+    "newton_polish",
+]

@@ -7,6 +7,7 @@ alone vs 53 s with compaction on the same job.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,8 +74,14 @@ def minimize(
     Returns:
         MinimizeResult with one entry per row of ``theta0``.
     """
-    if tol < 0 or max_steps < 0 or check_every < 1:
-        raise ValueError("tol and max_steps must be >= 0 and check_every >= 1.")
+    if not (math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}.")
+    if max_steps < 0 or check_every < 1:
+        raise ValueError(
+            f"max_steps must be >= 0 and check_every >= 1, got {max_steps!r} and {check_every!r}."
+        )
+    if not diverge_grad > 0:
+        raise ValueError(f"diverge_grad must be a positive number, got {diverge_grad!r}.")
     R = theta0.shape[0]
     out_theta = theta0.clone()
     out_gn = torch.full((R,), float("inf"), dtype=theta0.dtype, device=theta0.device)

@@ -83,28 +83,45 @@ def newton_polish(
     if chunk is None:
         chunk = max(1, (256 << 20) // (8 * P * P))
     if R > chunk:  # memory chunks; each is one batched computation
-        parts = [newton_polish(problem, theta[lo : lo + chunk], tol=tol, max_iter=max_iter,
-                               mu0=mu0, lm_tries=lm_tries, chunk=chunk)
-                 for lo in range(0, R, chunk)]
-        return PolishResult(*(torch.cat([getattr(p, f) for p in parts]) for f in
-                              ("theta", "grad_norm", "iters", "converged")))
+        parts = [
+            newton_polish(
+                problem,
+                theta[lo : lo + chunk],
+                tol=tol,
+                max_iter=max_iter,
+                mu0=mu0,
+                lm_tries=lm_tries,
+                chunk=chunk,
+            )
+            for lo in range(0, R, chunk)
+        ]
+        return PolishResult(
+            *(
+                torch.cat([getattr(p, f) for p in parts])
+                for f in ("theta", "grad_norm", "iters", "converged")
+            )
+        )
     theta = theta.clone()
     g, gn = _gn(problem, theta)
     iters = torch.zeros(R, dtype=torch.long, device=theta.device)
-    active = torch.nonzero(gn > tol).flatten()
+    # Non-finite rows (gn = inf) are left as they are: one NaN row must not sink the batch.
+    active = torch.nonzero(torch.isfinite(gn) & (gn > tol)).flatten()
     for _ in range(max_iter):
         if active.numel() == 0:
             break
         th, ga, gna = theta[active], g[active], gn[active]
         H = problem.hessian(th)
+        finite_h = torch.isfinite(H).flatten(1).all(1)
+        H = torch.where(finite_h[:, None, None], H, torch.eye(P, dtype=H.dtype, device=H.device))
         d, info = torch.linalg.solve_ex(H, -ga[..., None])
         d = d[..., 0]
-        ok = (info == 0) & torch.isfinite(d).all(1)
+        ok = finite_h & (info == 0) & torch.isfinite(d).all(1)
         trial = torch.where(ok[:, None], th + d, th)
         gt, gnt = _gn(problem, trial)
         better = ok & (gnt < gna)
         if not bool(better.all()):  # LM on the rows where Newton did not help
-            bad = torch.nonzero(~better).flatten()
+            bad = torch.nonzero(~better & finite_h).flatten()
+        if not bool(better.all()) and bad.numel() > 0:
             lam, Q = torch.linalg.eigh(H[bad])
             gq = (Q.transpose(1, 2) @ ga[bad][..., None])[..., 0]
             mu = mu0 * gna[bad]

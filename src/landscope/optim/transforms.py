@@ -25,7 +25,9 @@ class Optimizer:
     def init(self, theta: torch.Tensor) -> State:  # pragma: no cover - protocol
         raise NotImplementedError
 
-    def update(self, grad: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:  # pragma: no cover
+    def update(
+        self, grad: torch.Tensor, state: State
+    ) -> tuple[torch.Tensor, State]:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -65,6 +67,8 @@ class Adam(Optimizer):
             b = getattr(self, name)
             if not 0 <= b < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {b!r}.")
+        if not (math.isfinite(self.eps) and self.eps > 0):
+            raise ValueError(f"eps must be a positive number, got {self.eps!r}.")
 
     def init(self, theta: torch.Tensor) -> State:
         z = torch.zeros_like(theta)
@@ -75,6 +79,6 @@ class Adam(Optimizer):
         t = t + 1
         m = self.beta1 * m + (1 - self.beta1) * grad
         v = self.beta2 * v + (1 - self.beta2) * grad * grad
-        mhat = m / (1 - self.beta1 ** t)[:, None]
-        vhat = v / (1 - self.beta2 ** t)[:, None]
+        mhat = m / (1 - self.beta1**t)[:, None]
+        vhat = v / (1 - self.beta2**t)[:, None]
         return -self.lr * mhat / (vhat.sqrt() + self.eps), (m, v, t)

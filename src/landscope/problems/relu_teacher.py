@@ -101,13 +101,15 @@ class ReluTeacherStudent:
                 )
             d = self.k if self.d is None else self.d
             if d < self.k:
-                raise ValueError(
-                    f"the identity teacher needs d >= k, got d = {d} < k = {self.k}."
-                )
+                raise ValueError(f"the identity teacher needs d >= k, got d = {d} < k = {self.k}.")
             V = torch.eye(d, dtype=self.dtype)[: self.k]
         else:
             V = torch.as_tensor(self.teacher, dtype=self.dtype)
-            if V.dim() != 2 or V.shape[0] != self.k or (self.d is not None and V.shape[1] != self.d):
+            if (
+                V.dim() != 2
+                or V.shape[0] != self.k
+                or (self.d is not None and V.shape[1] != self.d)
+            ):
                 want = f"({self.k}, {self.d if self.d is not None else 'd'})"
                 raise ValueError(f"teacher has shape {tuple(V.shape)}; expected {want}.")
             check_finite("teacher", V)
@@ -118,7 +120,11 @@ class ReluTeacherStudent:
         set_(self, "V", V.to(self.device))
         set_(self, "b", torch.ones(self.k, dtype=self.dtype, device=self.device))
         set_(self, "_v_norm", torch.linalg.vector_norm(self.V, dim=-1))
-        set_(self, "_coef_fixed", torch.cat([torch.ones(self.n, dtype=self.dtype, device=self.device), -self.b]))
+        set_(
+            self,
+            "_coef_fixed",
+            torch.cat([torch.ones(self.n, dtype=self.dtype, device=self.device), -self.b]),
+        )
         kvv = arccos_pairs(self.V, self.V).kernel()
         set_(self, "_kvv", float(0.5 * (self.b @ kvv @ self.b)))
 
@@ -138,8 +144,7 @@ class ReluTeacherStudent:
 
     def as_batch(self, theta: object) -> torch.Tensor:
         rs = None if self.train_second_layer else (self.n, self.d)
-        t = as_param_batch(theta, self.n_params, row_shape=rs, dtype=self.dtype,
-                           device=self.device)
+        t = as_param_batch(theta, self.n_params, row_shape=rs, dtype=self.dtype, device=self.device)
         return t
 
     def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,8 +172,13 @@ class ReluTeacherStudent:
         W[0, :m] = self.V[:m]
         return self.join(W)
 
-    def init(self, R: int, *, generator: torch.Generator | None = None,
-             device: torch.device | str | None = None) -> torch.Tensor:
+    def init(
+        self,
+        R: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
         """W ~ N(0, init_scale^2/d) i.i.d.; a = 1 (if trained, it starts at 1 too)."""
         dev = self.device if device is None else torch.device(device)
         W = torch.randn(R, self.n, self.d, generator=generator, dtype=self.dtype, device=dev)
@@ -227,8 +237,10 @@ class ReluTeacherStudent:
         sin = torch.sqrt(((1.0 - cos) * (1.0 + cos)).clamp_min_(0.0))
         A = torch.arccos(cos).neg_().add_(math.pi).mul_(self._coef_fixed)  # c_z (pi - t)
         s1 = sin @ (self._coef_fixed * nz)[..., None]  # (R, n, 1): sum_z c_z |z| sin t
-        G = A @ Z + W * (s1 / nu.clamp_min(tiny)[..., None])
-        G = G * ((nu > 0)[..., None] / _TWO_PI)  # relu'(0) = 0 for zero neurons
+        alive = nu > 0
+        # A zero neuron would give 0 * (s1 / tiny) = 0 * inf; divide by 1 there instead.
+        G = A @ Z + W * (s1 / torch.where(alive, nu, 1.0)[..., None])
+        G = G * (alive.to(W.dtype)[..., None] / _TWO_PI)  # relu'(0) = 0 for zero neurons
         return G.reshape(R, -1)
 
     def hessian(self, theta: torch.Tensor, *, chunk: int | None = None) -> torch.Tensor:
@@ -251,7 +263,6 @@ class ReluTeacherStudent:
         R, n, d = W.shape
         eye = torch.eye(d, dtype=W.dtype, device=W.device)
         alive = (pr.nu > 0).to(W.dtype)  # (R, n)
-        tiny = torch.finfo(W.dtype).tiny
         ub = pr.ubar  # (R, n, d)
 
         # d2K/du2 summed over z with weights c_z: the diagonal blocks.
@@ -260,10 +271,14 @@ class ReluTeacherStudent:
         sq = torch.linalg.vector_norm(q, dim=-1)  # accurate sin t
         self_pair = torch.zeros_like(sq, dtype=torch.bool)
         self_pair[:, torch.arange(n), torch.arange(n)] = True
-        wz = coef[:, None, :] * pr.nz[:, None, :] / (_TWO_PI * pr.nu.clamp_min(tiny)[..., None])
+        # Zero neurons and exactly parallel pairs are guarded with where(), not clamps: a
+        # clamp to `tiny` overflows to inf and meets a zero factor (0 * inf = NaN). Both
+        # limits are 0: the zero neuron's rows are masked, and q q'/s -> 0 as s -> 0.
+        nu_safe = torch.where(pr.nu > 0, pr.nu, 1.0)
+        wz = coef[:, None, :] * pr.nz[:, None, :] / (_TWO_PI * nu_safe[..., None])
         wz = wz.masked_fill(self_pair, 0.0)
         alpha = (wz * sq).sum(-1)  # (R, n)
-        beta = wz / sq.clamp_min(tiny)
+        beta = torch.where(sq > 0, wz / torch.where(sq > 0, sq, 1.0), 0.0)
         D = alpha[..., None, None] * (eye - ub[..., :, None] * ub[..., None, :])
         D = D + torch.einsum("rizj,rizk->rijk", q * beta[..., None], q)  # (R, n, d, d)
 
@@ -277,7 +292,9 @@ class ReluTeacherStudent:
         M = (math.pi - t)[..., None, None] * eye
         M = M + (sp * cww)[..., None, None] * outer(vb, vb)
         M = M + sp[..., None, None] * (outer(p, vb) + outer(vb, p))
-        M = M - (cww / sp.clamp_min(tiny))[..., None, None] * outer(p, p)
+        M = M - torch.where(sp > 0, cww / torch.where(sp > 0, sp, 1.0), 0.0)[
+            ..., None, None
+        ] * outer(p, p)
         M = M / _TWO_PI
         both = alive[:, :, None] * alive[:, None, :]
         M = M * (a[:, :, None] * a[:, None, :] * both)[..., None, None]  # (R, n, n, d, d)
@@ -290,8 +307,10 @@ class ReluTeacherStudent:
         # second layer: d2F/da_i da_l = K(w_i, w_l); d2F/dw_i da_l = d_il S_i + a_i g(w_i, w_l)
         K = pr.kernel()[:, :, :n]
         S = self._g_sum(pr, Z, coef)  # (R, n, d)
-        g = (pr.nz[:, None, :n, None] * pr.sin[:, :, :n, None] * ub[:, :, None, :]
-             + (math.pi - pr.angle[:, :, :n, None]) * W[:, None, :, :]) / _TWO_PI
+        g = (
+            pr.nz[:, None, :n, None] * pr.sin[:, :, :n, None] * ub[:, :, None, :]
+            + (math.pi - pr.angle[:, :, :n, None]) * W[:, None, :, :]
+        ) / _TWO_PI
         g = g * (a * alive)[:, :, None, None]  # (R, i, l, d)
         g[:, idx, idx] += S
         HWa = g.permute(0, 1, 3, 2).reshape(R, n * d, n)
@@ -313,16 +332,20 @@ class ReluTeacherStudent:
         the nearest teacher padded with n - k zero neurons: a global minimizer, so an
         upper bound on the distance to the (larger) set of global minimizers, which also
         holds split teacher neurons. With a trained second layer, effective neurons
-        a_i w_i are compared (relu(c u) = c relu(u) for c > 0). ``None`` when n < k.
+        a_i w_i are compared (relu(c u) = c relu(u) for c > 0). ``None`` when n < k;
+        NaN for rows that are not finite.
         """
         if self.n < self.k:
             return None
         W, a = self.split(theta)
         U = (a[..., None] * W).detach().cpu().numpy()
-        T = self.teacher_point().reshape(self.n, self.d).cpu().numpy()
+        Tw, Ta = self.split(self.teacher_point())
+        T = (Ta[..., None] * Tw)[0].cpu().numpy()
         cost = ((U[:, :, None, :] - T[None, None, :, :]) ** 2).sum(-1)  # (R, n, n)
-        out = np.empty(U.shape[0])
+        out = np.full(U.shape[0], np.nan)
         for r in range(U.shape[0]):  # scipy's assignment is per matrix; O(n^3) each
+            if not np.isfinite(cost[r]).all():  # a diverged row has no distance
+                continue
             i, j = linear_sum_assignment(cost[r])
             out[r] = math.sqrt(cost[r, i, j].sum())
         return torch.as_tensor(out, dtype=theta.dtype)

@@ -93,7 +93,9 @@ class Study:
             if p.name == name:
                 return p
         allowed = ", ".join(p.name for p in self.params)
-        raise ValueError(f"study {self.name!r} has no parameter {name!r}; its parameters are {allowed}.")
+        raise ValueError(
+            f"study {self.name!r} has no parameter {name!r}; its parameters are {allowed}."
+        )
 
     def cells(self, overrides: Mapping[str, Sequence[Any]] | None = None) -> list[dict]:
         """The grid: every combination of the (overridden) parameter values, validated."""
@@ -137,12 +139,15 @@ def parse_values(param: Param, text: str) -> list[Any]:
             raise ValueError(f"empty value in {param.name}={text!r}.")
         if ".." in part:
             if param.kind is not int:
-                raise ValueError(f"ranges a..b are for integer parameters; {param.name} is {param.kind.__name__}.")
+                kind = param.kind.__name__
+                raise ValueError(f"ranges a..b are for integer parameters; {param.name} is {kind}.")
             lo_s, hi_s = part.split("..", 1)
             try:
                 lo, hi = int(lo_s), int(hi_s)
             except ValueError:
-                raise ValueError(f"bad range {part!r} for {param.name}; write a..b with integers.") from None
+                raise ValueError(
+                    f"bad range {part!r} for {param.name}; write a..b with integers."
+                ) from None
             if hi < lo:
                 raise ValueError(f"empty range {part!r} for {param.name}.")
             out.extend(range(lo, hi + 1))

@@ -1,0 +1,242 @@
+"""Certificates: verdicts at points whose nature is known (teacher, exact toy saddles,
+constructed and GD-found ReLU critical points), spectra against numpy, tolerances, input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from _tolerances import assert_close
+from landscope.critical import VERDICTS, Certificate, Tolerances, certify
+from landscope.optim import GD, minimize, newton_polish
+from landscope.problems import ReluTeacherStudent
+from reference.critical_points import split_neuron_saddle
+from reference.toy_problems import double_well, flat_valley
+
+DT = torch.float64
+CRITICAL = {"global_min", "spurious_min", "local_min", "saddle", "degenerate"}
+
+
+def _check_invariants(cert: Certificate, R: int) -> None:
+    for name in ("verdict", "loss", "grad_norm", "eig_min", "eig_max", "n_neg", "n_zero", "dist"):
+        assert getattr(cert, name).shape == (R,), name
+    assert len(cert) == R
+    counts = cert.counts()
+    assert set(counts) == set(VERDICTS) and sum(counts.values()) == R
+    crit = np.isin(cert.verdict, list(CRITICAL))
+    # certified critical points have their gradient below the tolerance and a spectrum
+    assert bool((cert.grad_norm[crit] <= cert.tol.grad_tol).all())
+    assert bool(np.isfinite(cert.eig_min[crit]).all())
+    assert bool(np.isnan(cert.eig_min[~crit]).all())
+
+
+def _numpy_spectrum(prob, theta: torch.Tensor) -> np.ndarray:
+    H = prob.hessian(prob.as_batch(theta)).numpy()
+    return np.linalg.eigvalsh(0.5 * (H + H.transpose(0, 2, 1)))
+
+
+# Two LAPACK eigensolvers on the same symmetric float64 matrix: eigenvalue errors are
+# ~1e-15 ||H||, and ||H|| <= ~3 here.
+EIG = {"rtol": 1e-12, "atol": 1e-13}
+
+
+@pytest.mark.parametrize(("k", "d"), [(3, 3), (4, 4), (4, 6)])
+def test_teacher_is_global_min(k: int, d: int) -> None:
+    prob = ReluTeacherStudent(k=k, d=d)
+    tp = prob.teacher_point()
+    cert = certify(prob, tp)
+    _check_invariants(cert, 1)
+    assert cert.verdict.tolist() == ["global_min"]
+    assert cert.grad_norm[0] <= 1e-14 and abs(cert.loss[0]) <= 1e-14
+    # n = k: the teacher is an isolated minimizer, its Hessian positive definite (~0.09)
+    assert cert.eig_min[0] > 0.05 and cert.n_neg[0] == 0 and cert.n_zero[0] == 0
+    assert cert.dist[0] == 0.0
+    ev = _numpy_spectrum(prob, tp)
+    assert_close(cert.eig_min, ev[:, 0], **EIG, what="eig_min")
+    assert_close(cert.eig_max, ev[:, -1], **EIG, what="eig_max")
+
+
+def test_toy_saddle_and_minima() -> None:
+    prob = double_well()
+    pts = torch.tensor([[0.0, 0.0], [0.0, 1.0], [0.0, -1.0]], dtype=DT)
+    cert = certify(prob, pts)
+    _check_invariants(cert, 3)
+    assert cert.verdict.tolist() == ["saddle", "global_min", "global_min"]
+    # exact Hessians: diag(1, -1) at the origin, diag(1, 2) at (0, +-1)
+    assert_close(cert.eig_min, np.array([-1.0, 1.0, 1.0]), what="eig_min")
+    assert_close(cert.eig_max, np.array([1.0, 2.0, 2.0]), what="eig_max")
+    assert cert.n_neg.tolist() == [1, 0, 0] and cert.n_zero.tolist() == [0, 0, 0]
+    assert_close(cert.loss, np.array([0.25, 0.0, 0.0]), what="loss")
+    assert bool(np.isnan(cert.dist).all())  # the toy has no distance_to_global
+    hidden = certify(double_well(global_min=None), pts)
+    assert hidden.verdict.tolist() == ["saddle", "local_min", "local_min"]
+
+
+def test_relu_split_neuron_saddle() -> None:
+    prob, saddle = split_neuron_saddle(k=2)
+    pert = 1e-4 * torch.randn(
+        2, prob.n_params, generator=torch.Generator().manual_seed(1), dtype=DT
+    )
+    polished = newton_polish(prob, saddle + pert).theta
+    pts = torch.cat([saddle, polished])
+    cert = certify(prob, pts)
+    _check_invariants(cert, 3)
+    assert cert.verdict.tolist() == ["saddle"] * 3
+    assert bool((cert.n_neg >= 1).all()) and bool((cert.eig_min < -0.1).all())
+    # the construction: one splitting direction down, one flat direction along the
+    # family of splits (l w*, (1 - l) w*)
+    assert cert.n_neg[0] == 1 and cert.n_zero[0] == 1
+    assert bool((cert.loss > 0.05).all()) and bool((cert.dist > 0.1).all())
+    ev = _numpy_spectrum(prob, pts)
+    assert_close(cert.eig_min, ev[:, 0], **EIG, what="eig_min")
+
+
+def test_gd_found_spurious_minima(relu8_spurious) -> None:
+    prob, rows = relu8_spurious
+    pol = newton_polish(prob, rows)
+    assert bool(pol.converged.all())
+    cert = certify(prob, pol.theta)
+    R = rows.shape[0]
+    _check_invariants(cert, R)
+    assert cert.verdict.tolist() == ["spurious_min"] * R
+    assert bool((cert.loss > 1e-6).all()) and bool((cert.eig_min > cert.tol.eig_tol).all())
+    assert bool((cert.dist > 0).all()) and bool((cert.n_neg == 0).all())
+    ev = _numpy_spectrum(prob, pol.theta)
+    assert_close(cert.eig_min, ev[:, 0], **EIG, what="eig_min")
+    assert_close(cert.eig_max, ev[:, -1], **EIG, what="eig_max")
+    # unpolished GD endpoints (||grad|| ~ 1e-7) are not certified at the default grad_tol
+    raw = certify(prob, rows)
+    assert raw.verdict.tolist() == ["not_converged"] * R
+
+
+def test_local_min_when_global_value_unknown() -> None:
+    # n < k: global_min is None, the best single neuron is a strict local minimum
+    prob = ReluTeacherStudent(k=2, n=1)
+    res = minimize(prob, torch.full((1, 2), 0.3, dtype=DT), GD(0.5), tol=1e-10)
+    theta = newton_polish(prob, res.theta).theta
+    cert = certify(prob, theta)
+    _check_invariants(cert, 1)
+    assert cert.verdict.tolist() == ["local_min"]
+    assert cert.eig_min[0] > 1e-3 and math.isnan(cert.dist[0])
+
+
+def test_not_converged_diverged_degenerate() -> None:
+    prob = flat_valley()
+    pts = torch.tensor([[0.0, 0.0], [0.3, -0.2], [float("nan"), 0.0], [0.0, 1e-4]], dtype=DT)
+    cert = certify(prob, pts)
+    _check_invariants(cert, 4)
+    # (0, 1e-4): ||grad|| = 1e-12, Hessian diag(1, 3e-8): still inconclusive at eig_tol 1e-6
+    assert cert.verdict.tolist() == ["degenerate", "not_converged", "diverged", "degenerate"]
+    assert cert.n_zero.tolist() == [1, 0, 0, 1] and cert.n_neg.tolist() == [0, 0, 0, 0]
+    assert_close(cert.eig_max[[0, 3]], np.array([1.0, 1.0]), what="eig_max")
+    assert cert.counts()["degenerate"] == 2
+
+
+def test_not_converged_at_random_relu_point() -> None:
+    prob = ReluTeacherStudent(k=3)
+    theta = prob.init(4, generator=torch.Generator().manual_seed(2))
+    cert = certify(prob, theta)
+    _check_invariants(cert, 4)
+    assert cert.verdict.tolist() == ["not_converged"] * 4
+    # certify uses loss_and_grad; grad() is the same formulas in another order: default tol
+    assert_close(cert.grad_norm, prob.grad(theta).norm(dim=1).numpy(), what="grad norm")
+
+
+def test_relu_nan_row_is_diverged() -> None:
+    prob = ReluTeacherStudent(k=3)
+    theta = torch.cat([prob.teacher_point(), torch.full((1, 9), float("nan"), dtype=DT)])
+    assert certify(prob, theta).verdict.tolist() == ["global_min", "diverged"]
+
+
+def test_relu_second_layer_teacher() -> None:
+    prob = ReluTeacherStudent(k=3, train_second_layer=True)
+    assert certify(prob, prob.teacher_point()).verdict.tolist() == ["global_min"]
+
+
+# ------------------------------------------------------------------ tolerances
+def test_tolerance_overrides_are_used_and_recorded() -> None:
+    prob = double_well()
+    pt = torch.tensor([[1e-6, 0.0]], dtype=DT)  # ||grad|| = 1e-6 near the saddle
+    assert certify(prob, pt).verdict.tolist() == ["not_converged"]
+    cert = certify(prob, pt, grad_tol=1e-5)
+    assert cert.verdict.tolist() == ["saddle"]
+    assert cert.tol == Tolerances(grad_tol=1e-5)
+    row = cert.rows()[0]
+    assert row["grad_tol"] == 1e-5 and row["loss_tol"] == 1e-9 and row["eig_tol"] == 1e-6
+    assert row["verdict"] == "saddle" and row["n_neg"] == 1
+    assert set(row) == {
+        "verdict",
+        "loss",
+        "grad_norm",
+        "eig_min",
+        "eig_max",
+        "n_neg",
+        "n_zero",
+        "dist",
+        "grad_tol",
+        "loss_tol",
+        "eig_tol",
+    }
+    # eig_tol 2 counts the eigenvalues -1 and 1 as zero; loss_tol 0.3 admits loss 1/4
+    wide = certify(prob, pt, tol=Tolerances(grad_tol=1e-5, eig_tol=2.0))
+    assert wide.verdict.tolist() == ["degenerate"] and wide.n_zero.tolist() == [2]
+    assert wide.rows()[0]["eig_tol"] == 2.0 and wide.rows()[0]["grad_tol"] == 1e-5
+    loose = certify(prob, pt, tol=Tolerances(grad_tol=1e-5), loss_tol=0.3)
+    assert loose.verdict.tolist() == ["global_min"]
+    assert loose.tol == Tolerances(grad_tol=1e-5, loss_tol=0.3)
+
+
+@pytest.mark.parametrize("name", ["grad_tol", "loss_tol", "eig_tol"])
+@pytest.mark.parametrize("value", [-1e-9, float("nan"), float("inf")])
+def test_bad_tolerances(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0"):
+        Tolerances(**{name: value})
+    with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0"):
+        certify(double_well(), torch.zeros(1, 2, dtype=DT), **{name: value})
+
+
+def test_max_dense() -> None:
+    prob = ReluTeacherStudent(k=3)  # P = 9
+    tp = prob.teacher_point()
+    assert len(certify(prob, tp, max_dense=9)) == 1
+    with pytest.raises(ValueError, match="9 parameters, more than max_dense = 8"):
+        certify(prob, tp, max_dense=8)
+
+
+# ------------------------------------------------------------------ input
+def test_input_layouts() -> None:
+    prob = ReluTeacherStudent(k=3, n=3, d=4)
+    W = prob.split(prob.teacher_point())[0]  # (1, 3, 4)
+    one = certify(prob, W[0].numpy())  # (n, d), numpy
+    assert len(one) == 1 and one.verdict.tolist() == ["global_min"]
+    batch = torch.cat([W, W + 0.1, W[:, [2, 0, 1]]])  # (R, n, d)
+    cert = certify(prob, batch)
+    _check_invariants(cert, 3)
+    assert cert.verdict.tolist() == ["global_min", "not_converged", "global_min"]
+    assert len(certify(prob, batch.reshape(3, -1)[1])) == 1  # (P,)
+    for bad in (torch.zeros(3, 5), torch.zeros(2, 4, 3), torch.zeros(11)):
+        with pytest.raises(ValueError, match="theta has shape"):
+            certify(prob, bad)
+
+
+def test_counts_over_a_mixed_batch() -> None:
+    prob = double_well()
+    pts = torch.tensor(
+        [[0.0, 0.0], [0.0, 1.0], [0.5, 0.5], [float("inf"), 0.0], [0.0, -1.0]], dtype=DT
+    )
+    cert = certify(prob, pts)
+    _check_invariants(cert, 5)
+    counts = cert.counts()
+    assert counts == {
+        "global_min": 2,
+        "spurious_min": 0,
+        "local_min": 0,
+        "saddle": 1,
+        "degenerate": 0,
+        "not_converged": 1,
+        "diverged": 1,
+    }
+    assert [r["verdict"] for r in cert.rows()] == cert.verdict.tolist()
