@@ -108,7 +108,9 @@ def _print_table(study: Study, summary: list[dict]) -> None:
     console = Console()
     if not console.is_terminal:
         # Piped output has no width to respect; keep every column whole instead of wrapping.
-        console = Console(width=max(80, console.measure(table).maximum))
+        # (measure within a wide limit: the default options clamp it to 80 columns)
+        wide = console.options.update(max_width=10_000)
+        console = Console(width=max(80, console.measure(table, options=wide).maximum))
     console.print(table)
 
 

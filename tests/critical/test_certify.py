@@ -240,3 +240,17 @@ def test_counts_over_a_mixed_batch() -> None:
         "diverged": 1,
     }
     assert [r["verdict"] for r in cert.rows()] == cert.verdict.tolist()
+
+
+def test_replace_rows_takes_entries_from_another_certificate() -> None:
+    prob = ReluTeacherStudent(k=3)
+    teacher = prob.teacher_point()
+    rand = prob.init(3, generator=torch.Generator().manual_seed(0))
+    cert = certify(prob, rand)
+    assert cert.verdict.tolist() == ["not_converged"] * 3
+    fixed = cert.replace_rows(np.array([1]), certify(prob, teacher))
+    assert fixed.verdict.tolist() == ["not_converged", "global_min", "not_converged"]
+    assert fixed.loss[1] == certify(prob, teacher).loss[0] and fixed.loss[0] == cert.loss[0]
+    assert cert.verdict[1] == "not_converged"  # the original is unchanged
+    with pytest.raises(ValueError, match="one entry of `other` per row"):
+        cert.replace_rows(np.array([0, 1]), certify(prob, teacher))

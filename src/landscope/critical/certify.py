@@ -92,6 +92,28 @@ class Certificate:
     def __len__(self) -> int:
         return len(self.verdict)
 
+    def replace_rows(self, rows: np.ndarray, other: Certificate) -> Certificate:
+        """A copy with entries ``rows`` taken from ``other`` (one entry per row index).
+
+        Raises:
+            ValueError: if ``other`` has another length or other tolerances.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(other) != len(rows) or other.tol != self.tol:
+            raise ValueError(
+                "replace_rows needs one entry of `other` per row, certified with the same "
+                "tolerances."
+            )
+        fields = ("verdict", "loss", "grad_norm", "eig_min", "eig_max", "n_neg", "n_zero", "dist")
+        new = {}
+        for f in fields:
+            arr = getattr(self, f).copy()
+            if f == "verdict":  # fixed-width strings: widen to fit the new ones
+                arr = arr.astype(object)
+            arr[rows] = getattr(other, f)
+            new[f] = arr.astype(str) if f == "verdict" else arr
+        return Certificate(**new, tol=self.tol)
+
     def counts(self) -> dict[str, int]:
         """How many rows got each verdict."""
         return {v: int((self.verdict == v).sum()) for v in VERDICTS}

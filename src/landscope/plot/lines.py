@@ -52,7 +52,7 @@ def line_figure(
         ylabel: axis label (default ``y``).
         title: figure title (default none).
         group_label: legend name of the group (default ``group``); entries read
-            ``"{group_label} = {value}"``.
+            ``"{group_label} = {value}"``, or just the value when ``group_label`` is "".
         percent: ``y`` holds fractions in 0..1, drawn as 0..100 %.
 
     Returns:
@@ -87,7 +87,7 @@ def line_figure(
             [p[0] for p in pts],
             [p[1] * scale for p in pts],
             marker="o",
-            label=f"{group_label or group} = {value}",
+            label=str(value) if group_label == "" else f"{group_label or group} = {value}",
         )
     if all(isinstance(row[x], Real) and float(row[x]).is_integer() for row in summary):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
