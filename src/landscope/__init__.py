@@ -2,12 +2,15 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .convex import lifted_least_squares, network_from_matrix
 from .critical import Certificate, Tolerances, certify
 from .optim import GD, Adam, minimize, newton_polish
 from .problems import (
     EmpiricalTeacherStudent,
     ModuleLoss,
     Problem,
+    QuadraticNet,
+    QuadraticPopulation,
     ReluTeacherStudent,
     init_from_seeds,
 )
@@ -24,11 +27,15 @@ __all__ = [
     "EmpiricalTeacherStudent",
     "ModuleLoss",
     "Problem",
+    "QuadraticNet",
+    "QuadraticPopulation",
     "ReluTeacherStudent",
     "Tolerances",
     "__version__",
     "certify",
     "init_from_seeds",
+    "lifted_least_squares",
     "minimize",
+    "network_from_matrix",
     "newton_polish",
 ]

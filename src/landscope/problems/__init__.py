@@ -2,12 +2,15 @@
 
 from ._base import Problem, init_from_seeds
 from .empirical import EmpiricalTeacherStudent, ModuleLoss
+from .quadratic import QuadraticNet, QuadraticPopulation
 from .relu_teacher import ReluTeacherStudent
 
 __all__ = [
     "EmpiricalTeacherStudent",
     "ModuleLoss",
     "Problem",
+    "QuadraticNet",
+    "QuadraticPopulation",
     "ReluTeacherStudent",
     "init_from_seeds",
 ]

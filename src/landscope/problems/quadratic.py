@@ -1,0 +1,323 @@
+"""Shallow quadratic-activation networks, finite-sample and population, over R rows.
+
+Kazemipour, Larsen & Druckmann, "No spurious local minima in training deep quadratic
+networks" (2019). A network with h hidden units computes
+
+    f(x) = sum_{j<=h} a_j (w_j . x)^2 + g |x|^2 = x' (M + g I) x,   M = W' diag(a) W,
+
+so it is linear in the lifted matrix M (rank <= h). Variants (``variant``):
+
+- ``"regular"``: parameters (W, a); g = 0.
+- ``"added_norm"``: (W, a, g): the input norm |x|^2 as an extra regressor. All
+  stationary points are then global minima with probability 1 once h >= d.
+- ``"orthogonal"``: (W, a) with the penalty ``penalty * ||W W' - I_h||_F^2`` (h <= d) or
+  ``||W'W - I_d||_F^2`` (h > d), whose minimizers are eigen-decompositions of M.
+
+Losses, for residuals r = f(x) - y:
+
+    QuadraticNet (samples):       L = 1/(2m) sum_i r_i^2 (+ penalty)
+    QuadraticPopulation (x ~ N(0, I), y = x'A x):
+        L = 1/2 E[(x'D x)^2] = 1/2 ((tr D)^2 + 2 tr(D^2)),   D = M + g I - A,
+
+from E[(x'Ax)(x'Bx)] = tr A tr B + 2 tr(AB) for symmetric A, B. Gradients in closed form
+through G = dL/dM (symmetric): dL/dW = 2 diag(a) W G, dL/da_j = w_j' G w_j,
+dL/dg = tr G, with G = 1/m sum_i r_i x_i x_i' or G = tr(D) I + 2 D. Hessians in closed
+form too (see ``hessian``).
+
+Parameter rows: W flattened row-major (h*d), then a (h), then g (1, added_norm only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch.func import jacrev, vmap
+
+from .._validate import as_param_batch, check_finite, resolve_device, resolve_dtype
+
+__all__ = ["VARIANTS", "QuadraticNet", "QuadraticPopulation", "matrix_from_network"]
+
+VARIANTS = ("regular", "added_norm", "orthogonal")
+
+
+def matrix_from_network(W: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """M = W' diag(a) W for W (..., h, d), a (..., h): (..., d, d)."""
+    return W.transpose(-1, -2) @ (a[..., :, None] * W)
+
+
+class _QuadraticBase:
+    """Layout, init, penalty and derivatives shared by the sample and population forms."""
+
+    d: int
+    h: int
+    variant: str
+    penalty: float
+    dtype: torch.dtype
+    device: torch.device
+
+    def _check_common(self) -> None:
+        set_ = object.__setattr__
+        if not isinstance(self.h, int) or self.h < 1:
+            raise ValueError(f"h must be a positive integer, got {self.h!r}.")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; choose one of {VARIANTS}.")
+        if not (math.isfinite(self.penalty) and self.penalty >= 0):
+            raise ValueError(f"penalty must be a finite number >= 0, got {self.penalty!r}.")
+        set_(self, "dtype", resolve_dtype(self.dtype))
+        set_(self, "device", resolve_device(self.device))
+
+    @property
+    def n_params(self) -> int:
+        return self.h * self.d + self.h + (1 if self.variant == "added_norm" else 0)
+
+    def as_batch(self, theta: object) -> torch.Tensor:
+        return as_param_batch(theta, self.n_params, dtype=self.dtype, device=self.device)
+
+    def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(R, P) -> W (R, h, d), a (R, h), g (R,) (zeros unless added_norm)."""
+        R, hd = theta.shape[0], self.h * self.d
+        W = theta[:, :hd].reshape(R, self.h, self.d)
+        a = theta[:, hd : hd + self.h]
+        if self.variant == "added_norm":
+            g = theta[:, hd + self.h]
+        else:
+            g = torch.zeros(R, dtype=theta.dtype, device=theta.device)
+        return W, a, g
+
+    def join(self, W: torch.Tensor, a: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
+        """W (R, h, d), a (R, h) [, g (R,)] -> (R, P)."""
+        parts = [W.reshape(W.shape[0], -1), a]
+        if self.variant == "added_norm":
+            parts.append((torch.zeros_like(a[:, 0]) if g is None else g)[:, None])
+        return torch.cat(parts, dim=1)
+
+    def matrix(self, theta: torch.Tensor) -> torch.Tensor:
+        """The function's matrix M + g I, (R, d, d): f(x) = x' (M + g I) x."""
+        W, a, g = self.split(theta)
+        eye = torch.eye(self.d, dtype=theta.dtype, device=theta.device)
+        return matrix_from_network(W, a) + g[:, None, None] * eye
+
+    def init(
+        self,
+        R: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """W ~ N(0, 1/d), a ~ N(0, 1/h) i.i.d., g = 0."""
+        dev = self.device if device is None else torch.device(device)
+        kw = {"generator": generator, "dtype": self.dtype, "device": dev}
+        W = torch.randn(R, self.h, self.d, **kw) / math.sqrt(self.d)
+        a = torch.randn(R, self.h, **kw) / math.sqrt(self.h)
+        return self.join(W, a)
+
+    # -- the penalty of the orthogonal variant -------------------------------------------
+    def _gram_minus_eye(self, W: torch.Tensor) -> torch.Tensor:
+        if self.h <= self.d:
+            C = W @ W.transpose(1, 2)
+        else:
+            C = W.transpose(1, 2) @ W
+        return C - torch.eye(C.shape[-1], dtype=W.dtype, device=W.device)
+
+    def _penalty(self, W: torch.Tensor) -> torch.Tensor:
+        if self.variant != "orthogonal":
+            return torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
+        return self.penalty * self._gram_minus_eye(W).square().sum((1, 2))
+
+    def _penalty_grad(self, W: torch.Tensor) -> torch.Tensor:
+        if self.variant != "orthogonal":
+            return torch.zeros_like(W)
+        E = self._gram_minus_eye(W)
+        # d/dW ||W W' - I||^2 = 4 E W;  d/dW ||W'W - I||^2 = 4 W E
+        return 4 * self.penalty * (E @ W if self.h <= self.d else W @ E)
+
+    # -- the objective -------------------------------------------------------------------
+    def _fit(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Data term (R,) and G = its derivative in M (R, d, d)."""
+        raise NotImplementedError
+
+    def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        W, a, _ = self.split(theta)
+        fit, G = self._fit(theta)
+        gW = 2 * a[..., None] * (W @ G) + self._penalty_grad(W)
+        ga = ((W @ G) * W).sum(-1)
+        parts = [gW.reshape(theta.shape[0], -1), ga]
+        if self.variant == "added_norm":
+            parts.append(torch.diagonal(G, dim1=1, dim2=2).sum(-1)[:, None])
+        return fit + self._penalty(W), torch.cat(parts, dim=1)
+
+    def loss(self, theta: torch.Tensor) -> torch.Tensor:
+        W = self.split(theta)[0]
+        return self._fit(theta)[0] + self._penalty(W)
+
+    def grad(self, theta: torch.Tensor) -> torch.Tensor:
+        return self.loss_and_grad(theta)[1]
+
+    def _jacobian_m(self, theta: torch.Tensor) -> torch.Tensor:
+        """dM/dtheta for M = W' diag(a) W + g I: (R, P, d, d)."""
+        W, a, _ = self.split(theta)
+        R, h, d = W.shape
+        eye = torch.eye(d, dtype=W.dtype, device=W.device)
+        # d/dw_jk: a_j (w_j e_k' + e_k w_j')
+        outer = W[:, :, None, :, None] * eye[None, None, :, None, :]  # w_j e_k' as [j,k,p,q]
+        JW = a[:, :, None, None, None] * (outer + outer.transpose(-1, -2))
+        Ja = W[:, :, :, None] * W[:, :, None, :]  # w_j w_j'
+        parts = [JW.reshape(R, h * d, d, d), Ja]
+        if self.variant == "added_norm":
+            parts.append(eye.expand(R, 1, d, d))
+        return torch.cat(parts, dim=1)
+
+    def _fit_curvature(self, J: torch.Tensor) -> torch.Tensor:
+        """J' Q J, Q the (constant) Hessian of the data term in M: (R, P, P)."""
+        raise NotImplementedError
+
+    def hessian(self, theta: torch.Tensor) -> torch.Tensor:
+        """Exact Hessian (R, P, P) in closed form.
+
+        H = J' Q J + (terms of <G, d2M>): the data term is a quadratic function of M with
+        Hessian Q and gradient G, and M is quadratic in (W, a), with d2M/dw_j2 giving the
+        block 2 a_j G and d2M/dw_j da_j the column 2 G w_j. The orthogonality penalty's
+        Hessian comes from autograd (reverse over reverse) of the penalty alone.
+        """
+        W, a, _ = self.split(theta)
+        R, h, d = W.shape
+        _, G = self._fit(theta)
+        H = self._fit_curvature(self._jacobian_m(theta))
+        eye_h = torch.eye(h, dtype=W.dtype, device=W.device)
+        # 2 a_j G on the (w_j, w_j) blocks; 2 G w_j on the (w_j, a_j) pairs
+        Cww = 2 * a[:, :, None, None, None] * eye_h[None, :, None, :, None] * G[:, None, :, None, :]
+        Cwa = eye_h[None, :, None, :] * (2 * (W @ G))[:, :, :, None]  # (R, h, d, h)
+        C = torch.zeros_like(H)
+        C[:, : h * d, : h * d] = Cww.reshape(R, h * d, h * d)
+        C[:, : h * d, h * d : h * d + h] = Cwa.reshape(R, h * d, h)
+        C[:, h * d : h * d + h, : h * d] = Cwa.reshape(R, h * d, h).transpose(1, 2)
+        H = H + C
+        if self.variant == "orthogonal" and self.penalty > 0:
+
+            def row_penalty(w: torch.Tensor) -> torch.Tensor:
+                return self._penalty(w.reshape(1, h, d))[0]
+
+            Hp = vmap(jacrev(jacrev(row_penalty)))(W.reshape(R, h * d))
+            H[:, : h * d, : h * d] += Hp
+        return H
+
+    def hvp(self, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return (self.hessian(theta) @ v[..., None])[..., 0]
+
+
+@dataclass(frozen=True, eq=False)
+class QuadraticNet(_QuadraticBase):
+    """Squared loss of a shallow quadratic network on samples (X, y).
+
+    Args:
+        X: inputs (m, d).
+        y: targets (m,).
+        h: hidden units (>= 1).
+        variant: ``"regular"``, ``"added_norm"`` or ``"orthogonal"``.
+        penalty: weight of the orthogonality penalty (orthogonal variant only).
+        dtype, device: as elsewhere.
+
+    Raises:
+        ValueError: for mis-shaped, empty or non-finite data, or bad h / variant / penalty.
+
+    ``global_min`` is set by the caller who knows it (the convex optimum of
+    ``landscope.convex.lifted_least_squares`` when h >= d); None otherwise.
+    """
+
+    X: torch.Tensor = field(repr=False)
+    y: torch.Tensor = field(repr=False)
+    h: int = 1
+    variant: str = "regular"
+    penalty: float = 1.0
+    global_min: float | None = None
+    dtype: torch.dtype | str = torch.float64
+    device: torch.device | str = "cpu"
+    d: int = field(init=False)
+    _sq: torch.Tensor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        set_ = object.__setattr__
+        X = torch.as_tensor(self.X).to(dtype=self.dtype, device=self.device)
+        y = torch.as_tensor(self.y).to(dtype=self.dtype, device=self.device)
+        if X.dim() != 2 or X.shape[0] == 0:
+            raise ValueError(f"X has shape {tuple(X.shape)}; expected (m, d) with m >= 1.")
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y has shape {tuple(y.shape)}; expected ({X.shape[0]},).")
+        check_finite("X", X)
+        check_finite("y", y)
+        set_(self, "X", X)
+        set_(self, "y", y)
+        set_(self, "d", int(X.shape[1]))
+        set_(self, "_sq", X.square().sum(1))
+
+    def residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        """f(x_i) - y_i, (R, m)."""
+        W, a, g = self.split(theta)
+        XW = torch.einsum("md,rhd->rmh", self.X, W)
+        return (XW.square() * a[:, None, :]).sum(-1) + g[:, None] * self._sq - self.y
+
+    def _fit_curvature(self, J: torch.Tensor) -> torch.Tensor:
+        # Q[D1, D2] = 1/m sum_i <D1, x_i x_i'> <D2, x_i x_i'>:  J' Q J = Jr' Jr / m
+        Jr = torch.einsum("rpde,md,me->rmp", J, self.X, self.X)
+        return Jr.transpose(1, 2) @ Jr / self.X.shape[0]
+
+    def _fit(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r = self.residuals(theta)
+        m = self.X.shape[0]
+        G = torch.einsum("rm,md,me->rde", r, self.X, self.X) / m
+        return 0.5 * r.square().mean(1), G
+
+
+@dataclass(frozen=True, eq=False)
+class QuadraticPopulation(_QuadraticBase):
+    """Population loss against a planted quadratic y = x'A x, x ~ N(0, I_d), in closed form.
+
+    Args:
+        A: the planted symmetric matrix (d, d).
+        h, variant, penalty, dtype, device: as for ``QuadraticNet``.
+
+    ``global_min`` is 0 when the network can represent A: h >= rank(A) for the regular
+    and orthogonal variants (orthogonal: h = d), always with the added norm when h >= d.
+    """
+
+    A: torch.Tensor = field(repr=False)
+    h: int = 1
+    variant: str = "regular"
+    penalty: float = 1.0
+    dtype: torch.dtype | str = torch.float64
+    device: torch.device | str = "cpu"
+    d: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        A = torch.as_tensor(self.A).to(dtype=self.dtype, device=self.device)
+        if A.dim() != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"A has shape {tuple(A.shape)}; expected a square (d, d) matrix.")
+        check_finite("A", A)
+        if not torch.allclose(A, A.T, rtol=1e-12, atol=1e-12):
+            raise ValueError("A must be symmetric.")
+        object.__setattr__(self, "A", A)
+        object.__setattr__(self, "d", int(A.shape[0]))
+
+    @property
+    def global_min(self) -> float | None:
+        rank = int(torch.linalg.matrix_rank(self.A))
+        if self.variant == "orthogonal":
+            return 0.0 if self.h == self.d else None
+        return 0.0 if self.h >= rank else None
+
+    def _fit_curvature(self, J: torch.Tensor) -> torch.Tensor:
+        # Q[D1, D2] = tr D1 tr D2 + 2 <D1, D2>
+        tr = torch.diagonal(J, dim1=2, dim2=3).sum(-1)  # (R, P)
+        Jf = J.flatten(2)
+        return tr[:, :, None] * tr[:, None, :] + 2 * Jf @ Jf.transpose(1, 2)
+
+    def _fit(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        D = self.matrix(theta) - self.A
+        tr = torch.diagonal(D, dim1=1, dim2=2).sum(-1)
+        eye = torch.eye(self.d, dtype=D.dtype, device=D.device)
+        fit = 0.5 * (tr.square() + 2 * D.square().sum((1, 2)))
+        return fit, tr[:, None, None] * eye + 2 * D
