@@ -80,8 +80,9 @@ def lifted_least_squares(X: object, y: object) -> LiftedSolution:
 def network_from_matrix(M: object, h: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights (W (h, d), a (h,)) with W' diag(a) W the best rank-h part of symmetric M.
 
-    The h eigenvalues of largest magnitude are kept (rows beyond the rank are zero, with
-    a = +1), which reproduces M exactly when h >= rank(M).
+    The h eigenvalues of largest magnitude are kept (rows beyond d are zero, with a = +1;
+    rows of numerically zero eigenvalues are tiny), which reproduces M to rounding when
+    h >= rank(M).
 
     Raises:
         ValueError: if M is not a finite symmetric matrix or h < 1.
@@ -91,8 +92,8 @@ def network_from_matrix(M: object, h: int) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"M has shape {tuple(M.shape)}; expected a square matrix.")
     if not bool(torch.isfinite(M).all()) or not torch.allclose(M, M.T, rtol=1e-10, atol=1e-12):
         raise ValueError("M must be a finite symmetric matrix.")
-    if h < 1:
-        raise ValueError(f"h must be >= 1, got {h}.")
+    if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
+        raise ValueError(f"h must be an integer >= 1, got {h!r}.")
     lam, U = torch.linalg.eigh(M)
     order = torch.argsort(lam.abs(), descending=True)[: min(h, M.shape[0])]
     lam, U = lam[order], U[:, order]

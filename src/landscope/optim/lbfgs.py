@@ -68,8 +68,10 @@ def lbfgs(
         max_steps: iterations per row.
         memory: curvature pairs kept per row.
         c1: Armijo constant.
-        max_backtracks: halvings of the step before a row gives up the iteration (it is
-            then reported ``max_steps``: no descent could be found).
+        max_backtracks: halvings of the step before a row gives up (it is then reported
+            ``max_steps``: no decrease of F could be found, which is also how a row ends
+            whose gradient is below what F's rounding can resolve, about
+            sqrt(lambda_max * eps * |F|)).
         max_step_norm: if given, directions longer than this are scaled down to it
             (guards the first iterations on problems with a large gradient).
         diverge_grad: a gradient norm above this counts as diverged.
@@ -141,7 +143,14 @@ def lbfgs(
                 break
             trial = theta[pend] + t[pend, None] * d[pend]
             lt = problem.loss(trial)
-            ok = torch.isfinite(lt) & (lt <= loss[pend] + c1 * t[pend] * slope[pend])
+            # and the point must move: once F no longer resolves a decrease in floating
+            # point, halving t ends in a null step theta + t d == theta that Armijo (with
+            # equality) would accept forever; such a row is stuck instead
+            ok = (
+                torch.isfinite(lt)
+                & (lt <= loss[pend] + c1 * t[pend] * slope[pend])
+                & (trial != theta[pend]).any(1)
+            )
             sel = pend[ok]
             new_theta[sel], new_loss[sel] = trial[ok], lt[ok]
             accepted[sel] = True

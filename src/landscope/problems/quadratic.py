@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch.func import jacrev, vmap
 
@@ -59,7 +60,7 @@ class _QuadraticBase:
 
     def _check_common(self) -> None:
         set_ = object.__setattr__
-        if not isinstance(self.h, int) or self.h < 1:
+        if isinstance(self.h, bool) or not isinstance(self.h, (int, np.integer)) or self.h < 1:
             raise ValueError(f"h must be a positive integer, got {self.h!r}.")
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}; choose one of {VARIANTS}.")
@@ -279,8 +280,8 @@ class QuadraticPopulation(_QuadraticBase):
         A: the planted symmetric matrix (d, d).
         h, variant, penalty, dtype, device: as for ``QuadraticNet``.
 
-    ``global_min`` is 0 when the network can represent A: h >= rank(A) for the regular
-    and orthogonal variants (orthogonal: h = d), always with the added norm when h >= d.
+    ``global_min`` is 0 when the network can represent A, that is when h >= rank(A)
+    (for every variant).
     """
 
     A: torch.Tensor = field(repr=False)
@@ -304,9 +305,9 @@ class QuadraticPopulation(_QuadraticBase):
 
     @property
     def global_min(self) -> float | None:
+        # every variant represents A once h >= rank(A); the orthogonal one with zero
+        # penalty too (W = the top eigenvectors, padded by zero rows or [U'; 0])
         rank = int(torch.linalg.matrix_rank(self.A))
-        if self.variant == "orthogonal":
-            return 0.0 if self.h == self.d else None
         return 0.0 if self.h >= rank else None
 
     def _fit_curvature(self, J: torch.Tensor) -> torch.Tensor:

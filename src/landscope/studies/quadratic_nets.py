@@ -1,0 +1,304 @@
+"""Shallow quadratic networks: when spurious critical points vanish (Kazemipour et al. 2019).
+
+Kazemipour, Larsen & Druckmann, "No spurious local minima in training deep quadratic
+networks" (2019). A network f(x) = sum_j a_j (w_j . x)^2 (+ g |x|^2) is trained on m
+Gaussian samples of a target and compared with the convex lifted least-squares optimum
+M* (``landscope.convex.lifted_least_squares``), which is the global minimum of the
+network loss once h >= d.
+
+Run it::
+
+    landscope run quadratic-nets                 # 3 setups x 4 variants x h = 1..20, d = 10
+    landscope show quadratic-nets --format json; landscope plot quadratic-nets
+
+Setups (``setup``): ``identity`` (y = sum_i s_i x_i^2, random signs s_i), ``gaussian``
+(y = x'A*x, A* = (G + G')/2 with G standard Gaussian), ``nonplanted`` (y ~ N(0, 2d),
+independent of x, the variance of the identity target). One data set per (setup, d,
+data_seed), shared by every variant and h, with m = ceil(m_factor * d(d+1)/2) samples.
+
+Variants (``variant``): ``regular`` (W, a), ``added_norm`` (W, a, g: the input norm as an
+extra regressor), ``orthogonal`` (W, a with penalty * ||W W' - I||^2), trained by batched
+L-BFGS (``landscope.optim.lbfgs``) from W ~ N(0, 1/d), a ~ N(0, 1/h), Newton-polished
+and certified; and ``least_squares``: the network read off M*'s eigen-decomposition
+(``network_from_matrix``), no training (the same point for every seed).
+
+Per run: the certificate (its verdict uses the convex optimum as the global value when
+h >= d), ``reached_global`` = (loss - loss(M*)) / L0 <= gap_tol with L0 = mean(y^2)/2 the
+loss of the zero network, and ``normalized_error`` = ||M - M*||_F / ||M*||_F for the
+network's matrix M = W' diag(a) W + g I.
+
+Expected (measured on d = 10, 20 inits, ``benchmarks/`` has the numbers): with h >= d
+the added-norm and least-squares variants reach the global minimizer in every run; the
+regular variant stops at bad critical points in a visible fraction of runs at h = d.
+Scaling (w_j, a_j) -> (c w_j, a_j / c^2) leaves the loss unchanged, so every critical
+point of the regular and added-norm variants has h zero Hessian eigenvalues: bad points
+without a negative eigenvalue are reported ``degenerate`` (higher-order saddles are not
+told apart from local minima by the second-order test).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..convex import lifted_least_squares, network_from_matrix
+from ..critical import VERDICTS, certify
+from ..optim import STATUS, lbfgs, newton_polish
+from ..plot.grid import grid_figure
+from ..problems import QuadraticNet, init_from_seeds
+from ._study import Param, RunContext, Study
+
+__all__ = ["STUDY", "make_data", "run_cell", "summarize"]
+
+SETUPS = ("identity", "gaussian", "nonplanted")
+VARIANTS = ("regular", "added_norm", "orthogonal", "least_squares")
+
+
+def _positive(kind: type, name: str):
+    def check(v) -> None:
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive {kind.__name__}, got {v!r}.")
+
+    return check
+
+
+def _one_of(name: str, allowed: Sequence[str]):
+    def check(v: str) -> None:
+        if v not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {v!r}.")
+
+    return check
+
+
+def _non_negative(name: str):
+    def check(v) -> None:
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be >= 0, got {v!r}.")
+
+    return check
+
+
+PARAMS = (
+    Param("setup", str, SETUPS, "identity, gaussian or nonplanted", _one_of("setup", SETUPS)),
+    Param("variant", str, VARIANTS, "how the network is trained", _one_of("variant", VARIANTS)),
+    Param("d", int, (10,), "input dimension", _positive(int, "d")),
+    Param("h", int, tuple(range(1, 21)), "hidden units", _positive(int, "h")),
+    Param("m_factor", float, (2.0,), "samples per unknown of M", _positive(float, "m_factor")),
+    Param("data_seed", int, (0,), "seed of the data set", _non_negative("data_seed")),
+    Param("penalty", float, (1.0,), "orthogonality penalty weight", _non_negative("penalty")),
+    Param("tol", float, (1e-8,), "L-BFGS stops at ||grad|| <= tol", _positive(float, "tol")),
+    Param("max_steps", int, (3000,), "L-BFGS iterations per run", _positive(int, "max_steps")),
+    Param(
+        "polish_from",
+        float,
+        (1e-4,),
+        "Newton-polish rows below this ||grad||",
+        _positive(float, "polish_from"),
+    ),  # fmt: skip
+    Param(
+        "gap_tol",
+        float,
+        (1e-8,),
+        "reached_global: loss gap / L0 <= gap_tol",
+        _positive(float, "gap_tol"),
+    ),  # fmt: skip
+)
+
+
+def make_data(cfg: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cell's samples (X (m, d), y (m,)), float64, a function of (setup, d, m, data_seed)."""
+    d = cfg["d"]
+    m = math.ceil(cfg["m_factor"] * d * (d + 1) / 2)
+    # one stream per (data_seed, setup, d): every variant and h sees the same data
+    seed = (cfg["data_seed"] * 1_000_003 + SETUPS.index(cfg["setup"]) * 1009 + d) % 2**63
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(m, d, generator=gen, dtype=torch.float64)
+    if cfg["setup"] == "identity":
+        s = torch.where(torch.rand(d, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
+        y = (X.square() * s).sum(1)
+    elif cfg["setup"] == "gaussian":
+        G = torch.randn(d, d, generator=gen, dtype=torch.float64)
+        y = ((X @ ((G + G.T) / 2)) * X).sum(1)
+    else:
+        y = math.sqrt(2 * d) * torch.randn(m, generator=gen, dtype=torch.float64)
+    return X, y
+
+
+COLUMNS = {
+    "verdict": "VARCHAR",
+    "loss": "DOUBLE",
+    "grad_norm": "DOUBLE",
+    "eig_min": "DOUBLE",
+    "eig_max": "DOUBLE",
+    "n_neg": "BIGINT",
+    "n_zero": "BIGINT",
+    "dist": "DOUBLE",
+    "grad_tol": "DOUBLE",
+    "loss_tol": "DOUBLE",
+    "eig_tol": "DOUBLE",
+    "m": "BIGINT",
+    "ls_loss": "DOUBLE",
+    "loss_gap": "DOUBLE",
+    "reached_global": "BOOLEAN",
+    "normalized_error": "DOUBLE",
+    "steps": "BIGINT",
+    "opt_status": "VARCHAR",
+    "params": "DOUBLE[]",
+}
+
+
+def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
+    """Train (or read off M*), polish and certify every seed of one cell in one batch."""
+    X, y = make_data(cfg)
+    sol = lifted_least_squares(X, y)
+    d, h, R = cfg["d"], cfg["h"], len(seeds)
+    gm = sol.loss if h >= d else None
+    variant = cfg["variant"]
+    kw = {"h": h, "penalty": cfg["penalty"], "global_min": gm, "device": ctx.device}
+    if variant == "least_squares":
+        prob = QuadraticNet(X, y, variant="regular", **kw)
+        W, a = network_from_matrix(sol.M, h)
+        theta = prob.join(W[None], a[None]).to(prob.device).expand(R, -1).clone()
+        steps = np.zeros(R, dtype=int)
+        status = ["none"] * R
+    else:
+        prob = QuadraticNet(X, y, variant=variant, dtype=ctx.dtype, **kw)
+
+        def hook(step: int, active: int) -> None:
+            ctx.progress(R - active, R, f"L-BFGS step {step}")
+
+        res = lbfgs(prob, init_from_seeds(prob, seeds), tol=cfg["tol"],
+                    max_steps=cfg["max_steps"], callback=hook)  # fmt: skip
+        if prob.dtype != torch.float64:  # certification is always float64
+            prob = QuadraticNet(X, y, variant=variant, **kw)
+        theta = res.theta.to(torch.float64)
+        gn = torch.linalg.vector_norm(prob.grad(theta), dim=1)
+        pol = torch.isfinite(gn) & (gn <= cfg["polish_from"])
+        if bool(pol.any()):
+            ctx.progress(R, R, "polishing")
+            theta[pol] = newton_polish(prob, theta[pol]).theta
+        steps = res.steps.cpu().numpy()
+        status = [STATUS[int(s)] for s in res.status.cpu()]
+    ctx.progress(R, R, "certifying")
+    cert = certify(prob, theta)
+    M = prob.matrix(theta).cpu().numpy()
+    Mstar = sol.M
+    err = np.linalg.norm(M - Mstar, axis=(1, 2)) / max(np.linalg.norm(Mstar), 1e-300)
+    L0 = 0.5 * float((y * y).mean())
+    gap = (cert.loss - sol.loss) / L0
+    params = theta.cpu().numpy()
+    out = []
+    for r, (seed, crow) in enumerate(zip(seeds, cert.rows(), strict=True)):
+        out.append(
+            {
+                "seed": int(seed),
+                **crow,
+                "m": int(X.shape[0]),
+                "ls_loss": sol.loss,
+                "loss_gap": float(gap[r]),
+                "reached_global": bool(np.isfinite(gap[r]) and gap[r] <= cfg["gap_tol"]),
+                "normalized_error": float(err[r]),
+                "steps": int(steps[r]),
+                "opt_status": status[r],
+                "params": params[r],
+            }
+        )
+    return out
+
+
+def _mean(vals: list[float]) -> float | None:
+    v = [x for x in vals if x is not None and math.isfinite(x)]
+    return float(np.mean(v)) if v else None
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """One dict per cell: fraction reaching the global minimizer, mean normalized error."""
+    cells: dict[str, list[dict]] = {}
+    for row in rows:
+        cells.setdefault(row["config_hash"], []).append(row)
+    out = []
+    for rs in cells.values():
+        f = rs[0]
+        n = len(rs)
+        verdicts = [r["verdict"] for r in rs]
+        bad = [r for r in rs if not r["reached_global"]]
+        out.append(
+            {
+                "setup": f["setup"],
+                "variant": f["variant"],
+                "d": f["d"],
+                "h": f["h"],
+                "runs": n,
+                "reached_global": sum(bool(r["reached_global"]) for r in rs) / n,
+                "normalized_error_mean": _mean([r["normalized_error"] for r in rs]),
+                "bad_error_mean": _mean([r["normalized_error"] for r in bad]),
+                **{v: verdicts.count(v) / n for v in VERDICTS if v != "local_min"},
+                "local_min": verdicts.count("local_min") / n,
+                "bad_n_neg_mean": _mean([float(r["n_neg"]) for r in bad]),
+                "steps_mean": _mean([float(r["steps"]) for r in rs]),
+                "wall_s": f["cell_wall_s"],
+            }
+        )
+    order = {s: i for i, s in enumerate(SETUPS)}
+    vorder = {v: i for i, v in enumerate(VARIANTS)}
+    out.sort(key=lambda c: (order[c["setup"]], vorder[c["variant"]], c["d"], c["h"]))
+    return out
+
+
+TABLE = (
+    ("setup", "setup", "s"),
+    ("variant", "variant", "s"),
+    ("d", "d", "d"),
+    ("h", "h", "d"),
+    ("runs", "runs", "d"),
+    ("reached_global", "reached global", ".0%"),
+    ("normalized_error_mean", "norm. error", ".2e"),
+    ("saddle", "saddle", ".0%"),
+    ("degenerate", "degen.", ".0%"),
+    ("not_converged", "not conv.", ".0%"),
+    ("wall_s", "wall s", ".1f"),
+)
+
+
+def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+    """Grids of panels, rows = setups, columns = variants, x = hidden units."""
+    paths = []
+    for d in sorted({c["d"] for c in summary}):
+        part = [c for c in summary if c["d"] == d]
+        suffix = "" if len({c["d"] for c in summary}) == 1 else f"-d{d}"
+        paths += grid_figure(
+            part, row="setup", col="variant", x="h",
+            ys=[("reached_global", "reached the global minimizer")],
+            path_stem=out_dir / f"quadratic-nets{suffix}", xlabel="hidden units h",
+            title=f"Fraction of runs reaching the global minimizer (d = {d})",
+        )  # fmt: skip
+        # a log axis: exact recoveries (error ~1e-16 or 0) are drawn at the 1e-16 floor
+        errs = [
+            {**c, "err": math.nan if c["normalized_error_mean"] is None
+             else max(c["normalized_error_mean"], 1e-16)}
+            for c in part
+        ]  # fmt: skip
+        paths += grid_figure(
+            errs, row="setup", col="variant", x="h", ys=[("err", "mean normalized error")],
+            path_stem=out_dir / f"quadratic-nets-error{suffix}", xlabel="hidden units h",
+            percent=False, logy=True,
+            title=f"Mean ||M - M*||_F / ||M*||_F (d = {d})",
+        )  # fmt: skip
+    return paths
+
+
+STUDY = Study(
+    name="quadratic-nets",
+    summary="Quadratic networks vs the convex lifted optimum (Kazemipour et al. 2019).",
+    params=PARAMS,
+    default_seeds=12,
+    columns=COLUMNS,
+    run_cell=run_cell,
+    summarize=summarize,
+    table=TABLE,
+    plot=plot,
+)

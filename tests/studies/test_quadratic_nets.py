@@ -1,0 +1,125 @@
+"""The quadratic-nets study: data, cells against the convex optimum, summary, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from landscope.cli import main
+from landscope.convex import lifted_least_squares
+from landscope.problems import QuadraticNet
+from landscope.studies import RunContext, get_study
+from landscope.studies.quadratic_nets import make_data, run_cell, summarize
+
+STUDY = get_study("quadratic-nets")
+BASE = {p.name: p.default[0] for p in STUDY.params}
+
+
+def cfg(**kw) -> dict:
+    return {**BASE, "d": 4, **kw}
+
+
+def test_registered_grid() -> None:
+    grid = STUDY.cells()
+    assert len(grid) == 3 * 4 * 20
+    assert {c["d"] for c in grid} == {10} and sorted({c["h"] for c in grid}) == list(range(1, 21))
+
+
+@pytest.mark.parametrize("setup", ["identity", "gaussian", "nonplanted"])
+def test_data_is_shared_and_planted(setup: str) -> None:
+    X, y = make_data(cfg(setup=setup))
+    assert X.shape == (20, 4) and y.shape == (20,)  # m = 2 * d(d+1)/2
+    X2, y2 = make_data(cfg(setup=setup, h=7, variant="regular"))
+    assert torch.equal(X, X2) and torch.equal(y, y2)  # every variant and h: same data
+    sol = lifted_least_squares(X, y)
+    planted = setup != "nonplanted"
+    # a planted quadratic is fitted exactly; independent targets are not
+    assert (sol.loss < 1e-20) == planted
+
+
+@pytest.mark.parametrize("variant", ["regular", "added_norm", "orthogonal", "least_squares"])
+def test_cells_with_h_above_d_reach_the_convex_optimum(variant: str) -> None:
+    c = cfg(setup="gaussian", variant=variant, h=6)
+    rows = run_cell(c, list(range(6)), RunContext())
+    assert [r["seed"] for r in rows] == list(range(6))
+    X, y = make_data(c)
+    sol = lifted_least_squares(X, y)
+    for r in rows:
+        assert set(STUDY.columns) <= set(r)
+        assert r["ls_loss"] == pytest.approx(sol.loss, abs=1e-15)
+        # the convex optimum is a lower bound of every run (loss includes any penalty)
+        assert r["loss"] >= sol.loss - 1e-12
+        if r["reached_global"]:
+            assert r["loss_gap"] <= c["gap_tol"] and r["normalized_error"] < 1e-3
+    if variant in ("added_norm", "least_squares", "orthogonal"):
+        assert all(r["reached_global"] for r in rows)
+
+
+def test_least_squares_below_rank_is_the_truncation() -> None:
+    c = cfg(setup="gaussian", variant="least_squares", h=2)
+    (row,) = run_cell(c, [0], RunContext())
+    assert not row["reached_global"]
+    X, y = make_data(c)
+    M = lifted_least_squares(X, y).M
+    lam, U = np.linalg.eigh(M)
+    keep = np.argsort(-np.abs(lam))[:2]
+    Mh = (U[:, keep] * lam[keep]) @ U[:, keep].T
+    err = np.linalg.norm(Mh - M) / np.linalg.norm(M)
+    assert row["normalized_error"] == pytest.approx(err, rel=1e-10)
+    prob = QuadraticNet(X, y, h=2)
+    assert row["loss"] == pytest.approx(float(prob.loss(prob.as_batch(row["params"]))), rel=1e-12)
+
+
+def test_summary() -> None:
+    rows = [
+        {"config_hash": "x", "setup": "identity", "variant": "regular", "d": 4, "h": 4,
+         "reached_global": g, "normalized_error": e, "verdict": v, "n_neg": nn, "steps": 5,
+         "cell_wall_s": 0.5}
+        for g, e, v, nn in [(True, 0.0, "global_min", 0), (False, 0.3, "degenerate", 0),
+                            (False, 0.1, "saddle", 2), (True, 0.0, "global_min", 0)]
+    ]  # fmt: skip
+    (cell,) = summarize(rows)
+    assert cell["runs"] == 4 and cell["reached_global"] == 0.5
+    assert cell["normalized_error_mean"] == pytest.approx(0.1)
+    assert cell["bad_error_mean"] == pytest.approx(0.2)
+    assert cell["saddle"] == 0.25 and cell["degenerate"] == 0.25
+    assert cell["bad_n_neg_mean"] == pytest.approx(1.0)
+
+
+def test_cli_json_and_plot(tmp_path: Path, capsys) -> None:
+    argv = ["--set", "d=3", "--set", "h=2,3", "--set", "setup=identity",
+            "--set", "variant=added_norm,least_squares", "--seeds", "3"]  # fmt: skip
+    assert main(["run", "quadratic-nets", *argv, "--out", str(tmp_path), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["show", "quadratic-nets", "--out", str(tmp_path), "--format", "json"]) == 0
+    cells = json.loads(capsys.readouterr().out)
+    assert len(cells) == 4
+    need = {"setup", "variant", "d", "h", "runs", "reached_global", "normalized_error_mean"}
+    for c in cells:
+        assert need <= set(c) and c["runs"] == 3
+        if c["h"] >= 3:
+            assert c["reached_global"] == 1.0
+    assert main(["plot", "quadratic-nets", "--out", str(tmp_path)]) == 0
+    files = capsys.readouterr().out.split()
+    assert {Path(f).name for f in files} >= {"quadratic-nets.png", "quadratic-nets-error.png"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--set", "setup=planted"], "setup must be one of identity, gaussian, nonplanted"),
+        (["--set", "variant=deep"], "variant must be one of"),
+        (["--set", "h=0"], "h must be a positive int"),
+        (["--set", "m_factor=-1"], "m_factor must be a positive float"),
+    ],
+)
+def test_cli_bad_input(argv: list[str], match: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "o"
+    assert main(["run", "quadratic-nets", *argv, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("landscope: error: ") and match in err
+    assert not out.exists()
