@@ -113,8 +113,8 @@ def test_cli_json_and_plot(tmp_path: Path, capsys) -> None:
     [
         (["--set", "setup=planted"], "setup must be one of identity, gaussian, nonplanted"),
         (["--set", "variant=deep"], "variant must be one of"),
-        (["--set", "h=0"], "h must be a positive int"),
-        (["--set", "m_factor=-1"], "m_factor must be a positive float"),
+        (["--set", "h=0"], "h must be >= 1, got 0."),
+        (["--set", "m_factor=-1"], "m_factor must be a positive number"),
     ],
 )
 def test_cli_bad_input(argv: list[str], match: str, tmp_path: Path, capsys) -> None:

@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from ._save import save_png_svg
 
 __all__ = ["grid_figure"]
 
@@ -88,10 +89,4 @@ def grid_figure(
         axes[0][0].legend(fontsize=7)
     if title:
         fig.suptitle(title)
-    stem = Path(path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"]
-    fig.savefig(paths[0], dpi=120, metadata={"Software": None})
-    with rc_context({"svg.hashsalt": "landscope"}):
-        fig.savefig(paths[1], metadata={"Date": None})
-    return paths
+    return save_png_svg(fig, path_stem, dpi=120)

@@ -12,9 +12,10 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from ._save import save_png_svg
 
 __all__ = ["line_figure"]
 
@@ -101,13 +102,4 @@ def line_figure(
     ax.grid(True, alpha=0.3)
     ax.legend()
 
-    stem = Path(path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    # Suffixes are appended, not substituted: a stem like "k.6-20" must keep its dots.
-    paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"]
-    fig.savefig(paths[0], dpi=150, metadata={"Software": None})
-    # No date and a fixed id salt in the SVG, so redrawing unchanged results gives an
-    # identical file (clip-path ids are random otherwise).
-    with rc_context({"svg.hashsalt": "landscope"}):
-        fig.savefig(paths[1], metadata={"Date": None})
-    return paths
+    return save_png_svg(fig, path_stem, dpi=150)

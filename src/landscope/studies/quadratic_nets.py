@@ -53,6 +53,7 @@ from ..critical import VERDICTS, certify
 from ..optim import STATUS, lbfgs, newton_polish
 from ..plot.grid import grid_figure
 from ..problems import QuadraticNet, init_from_seeds
+from ._checks import at_least, one_of, positive
 from ._study import Param, RunContext, Study
 
 __all__ = ["STUDY", "make_data", "run_cell", "summarize"]
@@ -61,53 +62,29 @@ SETUPS = ("identity", "gaussian", "nonplanted")
 VARIANTS = ("regular", "added_norm", "orthogonal", "least_squares")
 
 
-def _positive(kind: type, name: str):
-    def check(v) -> None:
-        if not (math.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive {kind.__name__}, got {v!r}.")
-
-    return check
-
-
-def _one_of(name: str, allowed: Sequence[str]):
-    def check(v: str) -> None:
-        if v not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {v!r}.")
-
-    return check
-
-
-def _non_negative(name: str):
-    def check(v) -> None:
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} must be >= 0, got {v!r}.")
-
-    return check
-
-
 PARAMS = (
-    Param("setup", str, SETUPS, "identity, gaussian or nonplanted", _one_of("setup", SETUPS)),
-    Param("variant", str, VARIANTS, "how the network is trained", _one_of("variant", VARIANTS)),
-    Param("d", int, (10,), "input dimension", _positive(int, "d")),
-    Param("h", int, tuple(range(1, 21)), "hidden units", _positive(int, "h")),
-    Param("m_factor", float, (2.0,), "samples per unknown of M", _positive(float, "m_factor")),
-    Param("data_seed", int, (0,), "seed of the data set", _non_negative("data_seed")),
-    Param("penalty", float, (1.0,), "orthogonality penalty weight", _non_negative("penalty")),
-    Param("tol", float, (1e-8,), "L-BFGS stops at ||grad|| <= tol", _positive(float, "tol")),
-    Param("max_steps", int, (3000,), "L-BFGS iterations per run", _positive(int, "max_steps")),
+    Param("setup", str, SETUPS, "identity, gaussian or nonplanted", one_of("setup", SETUPS)),
+    Param("variant", str, VARIANTS, "how the network is trained", one_of("variant", VARIANTS)),
+    Param("d", int, (10,), "input dimension", at_least("d", 1)),
+    Param("h", int, tuple(range(1, 21)), "hidden units", at_least("h", 1)),
+    Param("m_factor", float, (2.0,), "samples per unknown of M", positive("m_factor")),
+    Param("data_seed", int, (0,), "seed of the data set", at_least("data_seed", 0)),
+    Param("penalty", float, (1.0,), "orthogonality penalty weight", at_least("penalty", 0)),
+    Param("tol", float, (1e-8,), "L-BFGS stops at ||grad|| <= tol", positive("tol")),
+    Param("max_steps", int, (3000,), "L-BFGS iterations per run", at_least("max_steps", 1)),
     Param(
         "polish_from",
         float,
         (1e-4,),
         "Newton-polish rows below this ||grad||",
-        _positive(float, "polish_from"),
+        positive("polish_from"),
     ),  # fmt: skip
     Param(
         "gap_tol",
         float,
         (1e-8,),
         "reached_global: loss gap / L0 <= gap_tol",
-        _positive(float, "gap_tol"),
+        positive("gap_tol"),
     ),  # fmt: skip
 )
 

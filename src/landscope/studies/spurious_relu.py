@@ -58,59 +58,28 @@ from ..critical import VERDICTS, certify
 from ..optim import GD, STATUS, Adam, minimize, newton_polish
 from ..plot import line_figure
 from ..problems import ReluTeacherStudent, init_from_seeds
+from ._checks import at_least, one_of, positive
 from ._study import Param, RunContext, Study
 
 __all__ = ["STUDY", "make_problem", "run_cell", "summarize"]
 
 
-def _positive_int(name: str):
-    def check(v: int) -> None:
-        if v < 1:
-            raise ValueError(f"{name} must be >= 1, got {v}.")
-
-    return check
-
-
-def _non_negative_int(name: str):
-    def check(v: int) -> None:
-        if v < 0:
-            raise ValueError(f"{name} must be >= 0, got {v}.")
-
-    return check
-
-
-def _positive_float(name: str):
-    def check(v: float) -> None:
-        if not (math.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive number, got {v!r}.")
-
-    return check
-
-
-def _one_of(name: str, allowed: Sequence[str]):
-    def check(v: str) -> None:
-        if v not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {v!r}.")
-
-    return check
-
-
 PARAMS = (
     # extra first: the grid runs all n = k cells (the headline result) before n > k.
     Param("extra", int, (0, 1, 2), "extra student neurons, n = k + extra (may be negative)"),
-    Param("k", int, tuple(range(6, 21)), "teacher neurons", _positive_int("k")),
-    Param("d", int, (0,), "input dimension; 0 means d = k", _non_negative_int("d")),
+    Param("k", int, tuple(range(6, 21)), "teacher neurons", at_least("k", 1)),
+    Param("d", int, (0,), "input dimension; 0 means d = k", at_least("d", 0)),
     Param("train_a", int, (0,), "1 trains the second layer too, 0 fixes it to ones"),
-    Param("optimizer", str, ("gd",), "gd or adam", _one_of("optimizer", ("gd", "adam"))),
-    Param("step", float, (4.0,), "learning rate times k", _positive_float("step")),
-    Param("gd_tol", float, (1e-6,), "GD stops at ||grad|| <= gd_tol", _positive_float("gd_tol")),
-    Param("max_steps", int, (100_000,), "GD step budget per run", _positive_int("max_steps")),
+    Param("optimizer", str, ("gd",), "gd or adam", one_of("optimizer", ("gd", "adam"))),
+    Param("step", float, (4.0,), "learning rate times k", positive("step")),
+    Param("gd_tol", float, (1e-6,), "GD stops at ||grad|| <= gd_tol", positive("gd_tol")),
+    Param("max_steps", int, (100_000,), "GD step budget per run", at_least("max_steps", 1)),
     Param(
         "polish_from",
         float,
         (1e-4,),
         "Newton-polish rows with ||grad|| <= polish_from",
-        _positive_float("polish_from"),
+        positive("polish_from"),
     ),
 )
 
