@@ -78,9 +78,9 @@ def test_summary() -> None:
     rows = [
         {"config_hash": "x", "setup": "identity", "variant": "regular", "d": 4, "h": 4,
          "reached_global": g, "normalized_error": e, "verdict": v, "n_neg": nn, "steps": 5,
-         "cell_wall_s": 0.5}
-        for g, e, v, nn in [(True, 0.0, "global_min", 0), (False, 0.3, "degenerate", 0),
-                            (False, 0.1, "saddle", 2), (True, 0.0, "global_min", 0)]
+         "cell_wall_s": 0.5, "a_pos": ap, "a_neg": 4 - ap, "mstar_pos": 2, "mstar_neg": 2}
+        for g, e, v, nn, ap in [(True, 0.0, "global_min", 0, 2), (False, 0.3, "degenerate", 0, 1),
+                                (False, 0.1, "saddle", 2, 2), (True, 0.0, "global_min", 0, 3)]
     ]  # fmt: skip
     (cell,) = summarize(rows)
     assert cell["runs"] == 4 and cell["reached_global"] == 0.5
@@ -88,6 +88,7 @@ def test_summary() -> None:
     assert cell["bad_error_mean"] == pytest.approx(0.2)
     assert cell["saddle"] == 0.25 and cell["degenerate"] == 0.25
     assert cell["bad_n_neg_mean"] == pytest.approx(1.0)
+    assert cell["bad_sign_short"] == 0.5  # one of the two misses had a_pos = 1 < 2
 
 
 def test_cli_json_and_plot(tmp_path: Path, capsys) -> None:
@@ -123,3 +124,17 @@ def test_cli_bad_input(argv: list[str], match: str, tmp_path: Path, capsys) -> N
     err = capsys.readouterr().err.strip()
     assert err.startswith("landscope: error: ") and match in err
     assert not out.exists()
+
+
+def test_no_run_reaches_the_optimum_with_too_few_signs() -> None:
+    # Sylvester's law of inertia: W' diag(a) W has at most #(a > 0) positive eigenvalues,
+    # so a run whose signs fall short of M*'s inertia cannot reach M*; at h = d the
+    # regular variant has such runs for most seeds of the identity setup
+    c = cfg(setup="identity", variant="regular", h=4)
+    rows = run_cell(c, list(range(16)), RunContext())
+    short = [r["a_pos"] < r["mstar_pos"] or r["a_neg"] < r["mstar_neg"] for r in rows]
+    assert all(r["a_pos"] + r["a_neg"] <= 4 for r in rows)
+    assert any(short)
+    for r, s in zip(rows, short, strict=True):
+        if s:
+            assert not r["reached_global"] and r["normalized_error"] > 1e-3
