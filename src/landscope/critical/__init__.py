@@ -1,5 +1,5 @@
 """Certification of critical points: verdicts from gradients and Hessian spectra."""
 
-from .certify import VERDICTS, Certificate, Tolerances, certify
+from .certify import CERTIFICATE_COLUMNS, VERDICTS, Certificate, Tolerances, certify
 
-__all__ = ["VERDICTS", "Certificate", "Tolerances", "certify"]
+__all__ = ["CERTIFICATE_COLUMNS", "VERDICTS", "Certificate", "Tolerances", "certify"]

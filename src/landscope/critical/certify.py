@@ -25,7 +25,7 @@ import torch
 
 from ..problems import Problem
 
-__all__ = ["VERDICTS", "Certificate", "Tolerances", "certify"]
+__all__ = ["CERTIFICATE_COLUMNS", "VERDICTS", "Certificate", "Tolerances", "certify"]
 
 VERDICTS = (
     "global_min",
@@ -36,6 +36,22 @@ VERDICTS = (
     "not_converged",
     "diverged",
 )
+
+
+# The store columns of ``Certificate.rows()``: name -> DuckDB type.
+CERTIFICATE_COLUMNS = {
+    "verdict": "VARCHAR",
+    "loss": "DOUBLE",
+    "grad_norm": "DOUBLE",
+    "eig_min": "DOUBLE",
+    "eig_max": "DOUBLE",
+    "n_neg": "BIGINT",
+    "n_zero": "BIGINT",
+    "dist": "DOUBLE",
+    "grad_tol": "DOUBLE",
+    "loss_tol": "DOUBLE",
+    "eig_tol": "DOUBLE",
+}
 
 
 @dataclass(frozen=True)
@@ -202,24 +218,18 @@ def certify(
         n_zero[crit.cpu()] = (ev.abs() <= tol.eig_tol).sum(1)
     loss_np, gn_np = loss.detach().cpu().numpy(), gn.detach().cpu().numpy()
     emin = eig_min.numpy()
-    verdict = np.empty(R, dtype=object)
     gm = problem.global_min
     is_crit = np.zeros(R, dtype=bool)
     is_crit[crit.cpu().numpy()] = True
     fin = finite.cpu().numpy()
-    for r in range(R):  # cheap per-row bookkeeping on scalars, not a hot path
-        if not fin[r]:
-            verdict[r] = "diverged"
-        elif not is_crit[r]:
-            verdict[r] = "not_converged"
-        elif gm is not None and loss_np[r] - gm <= tol.loss_tol:
-            verdict[r] = "global_min"
-        elif emin[r] < -tol.eig_tol:
-            verdict[r] = "saddle"
-        elif emin[r] > tol.eig_tol:
-            verdict[r] = "spurious_min" if gm is not None else "local_min"
-        else:
-            verdict[r] = "degenerate"
+    is_global = (loss_np - gm <= tol.loss_tol) if gm is not None else np.zeros(R, dtype=bool)
+    # np.select takes the first true condition: the order of the module docstring
+    verdict = np.select(
+        [~fin, ~is_crit, is_global, emin < -tol.eig_tol, emin > tol.eig_tol],
+        ["diverged", "not_converged", "global_min", "saddle",
+         "spurious_min" if gm is not None else "local_min"],
+        default="degenerate",
+    )  # fmt: skip
     dist_fn = getattr(problem, "distance_to_global", None)
     dist = dist_fn(th) if dist_fn is not None else None
     dist_np = np.full(R, np.nan) if dist is None else dist.detach().cpu().numpy().astype(float)

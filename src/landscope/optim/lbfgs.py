@@ -21,11 +21,9 @@ from collections.abc import Callable
 import torch
 
 from ..problems import Problem
-from .minimize import MinimizeResult
+from .minimize import MinimizeResult, _Outcomes
 
 __all__ = ["lbfgs"]
-
-_CONVERGED, _MAX_STEPS, _DIVERGED = 1, 2, 3
 
 
 def _two_loop(g: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
@@ -88,10 +86,7 @@ def lbfgs(
         raise ValueError(f"c1 must be in (0, 1), got {c1!r}.")
     R, P = theta0.shape
     dev, dt = theta0.device, theta0.dtype
-    out_theta = theta0.clone()
-    out_gn = torch.full((R,), float("inf"), dtype=dt, device=dev)
-    out_steps = torch.zeros(R, dtype=torch.long, device=dev)
-    out_status = torch.zeros(R, dtype=torch.long, device=dev)
+    out = _Outcomes(theta0)
 
     idx = torch.arange(R, device=dev)
     theta = theta0.clone()
@@ -110,14 +105,7 @@ def lbfgs(
         cap = ~conv & ~div & ((steps >= max_steps) | stuck)
         fin = conv | div | cap
         if bool(fin.any()):
-            rows = idx[fin]
-            out_theta[rows] = theta[fin]
-            out_gn[rows] = torch.where(div[fin], torch.inf, gn[fin])
-            out_steps[rows] = steps[fin]
-            code = torch.full_like(steps[fin], _CONVERGED)
-            code[div[fin]] = _DIVERGED
-            code[cap[fin]] = _MAX_STEPS
-            out_status[rows] = code
+            out.record(idx[fin], theta[fin], gn[fin], steps[fin], div[fin], cap[fin])
             keep = ~fin
             idx, theta, loss, g = idx[keep], theta[keep], loss[keep], g[keep]
             S, Y, rho, steps, stuck = S[keep], Y[keep], rho[keep], steps[keep], stuck[keep]
@@ -174,4 +162,4 @@ def lbfgs(
         theta, loss, g = new_theta, new_loss, torch.where(accepted[:, None], new_g, g)
         steps = steps + accepted.long()
         step += 1
-    return MinimizeResult(theta=out_theta, grad_norm=out_gn, steps=out_steps, status=out_status)
+    return out.result()

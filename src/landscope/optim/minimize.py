@@ -42,6 +42,40 @@ class MinimizeResult:
         return [STATUS[int(s)] for s in self.status]
 
 
+class _Outcomes:
+    """Per-row results of a batched optimizer, filled in as rows leave the working batch."""
+
+    def __init__(self, theta0: torch.Tensor) -> None:
+        R, dev = theta0.shape[0], theta0.device
+        self.theta = theta0.clone()
+        self.grad_norm = torch.full((R,), float("inf"), dtype=theta0.dtype, device=dev)
+        self.steps = torch.zeros(R, dtype=torch.long, device=dev)
+        self.status = torch.zeros(R, dtype=torch.long, device=dev)
+
+    def record(
+        self,
+        rows: torch.Tensor,
+        theta: torch.Tensor,
+        grad_norm: torch.Tensor,
+        steps: torch.Tensor,
+        diverged: torch.Tensor,
+        capped: torch.Tensor,
+    ) -> None:
+        """Store finishing rows (original indices ``rows``); others count as converged."""
+        self.theta[rows] = theta
+        self.grad_norm[rows] = torch.where(diverged, torch.inf, grad_norm)
+        self.steps[rows] = steps
+        code = torch.full_like(steps, _CONVERGED)
+        code[diverged] = _DIVERGED
+        code[capped] = _MAX_STEPS
+        self.status[rows] = code
+
+    def result(self) -> MinimizeResult:
+        return MinimizeResult(
+            theta=self.theta, grad_norm=self.grad_norm, steps=self.steps, status=self.status
+        )
+
+
 def minimize(
     problem: Problem,
     theta0: torch.Tensor,
@@ -83,10 +117,7 @@ def minimize(
     if not diverge_grad > 0:
         raise ValueError(f"diverge_grad must be a positive number, got {diverge_grad!r}.")
     R = theta0.shape[0]
-    out_theta = theta0.clone()
-    out_gn = torch.full((R,), float("inf"), dtype=theta0.dtype, device=theta0.device)
-    out_steps = torch.zeros(R, dtype=torch.long, device=theta0.device)
-    out_status = torch.zeros(R, dtype=torch.long, device=theta0.device)
+    out = _Outcomes(theta0)
 
     idx = torch.arange(R, device=theta0.device)  # original row of each active row
     theta = theta0.clone()
@@ -103,14 +134,7 @@ def minimize(
         newly_max = ~done & ~newly_conv & ~newly_div & (steps >= max_steps)
         fin = newly_conv | newly_div | newly_max
         if bool(fin.any()):
-            rows = idx[fin]
-            out_theta[rows] = theta[fin]
-            out_gn[rows] = torch.where(newly_div[fin], torch.inf, gn[fin])
-            out_steps[rows] = steps[fin]
-            code = torch.full_like(steps[fin], _CONVERGED)
-            code[newly_div[fin]] = _DIVERGED
-            code[newly_max[fin]] = _MAX_STEPS
-            out_status[rows] = code
+            out.record(idx[fin], theta[fin], gn[fin], steps[fin], newly_div[fin], newly_max[fin])
             done = done | fin
         step += 1
         if step % check_every == 0 or bool(done.all()):
@@ -127,4 +151,4 @@ def minimize(
         upd, state = optimizer.update(torch.where(live, g, torch.zeros_like(g)), state)
         theta = theta + torch.where(live, upd, torch.zeros_like(upd))
         steps = steps + live[:, 0].long()
-    return MinimizeResult(theta=out_theta, grad_norm=out_gn, steps=out_steps, status=out_status)
+    return out.result()

@@ -56,11 +56,12 @@ import numpy as np
 import torch
 
 from ..convex import lifted_least_squares, network_from_matrix
-from ..critical import VERDICTS, certify
-from ..optim import STATUS, lbfgs, newton_polish
+from ..critical import CERTIFICATE_COLUMNS, VERDICTS
+from ..optim import STATUS, lbfgs
 from ..plot.grid import grid_figure
 from ..problems import QuadraticNet, init_from_seeds
 from ._checks import at_least, one_of, positive
+from ._common import mean_finite, polish_and_certify
 from ._study import Param, RunContext, Study
 
 __all__ = ["STUDY", "make_data", "run_cell", "summarize"]
@@ -116,17 +117,7 @@ def make_data(cfg: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 COLUMNS = {
-    "verdict": "VARCHAR",
-    "loss": "DOUBLE",
-    "grad_norm": "DOUBLE",
-    "eig_min": "DOUBLE",
-    "eig_max": "DOUBLE",
-    "n_neg": "BIGINT",
-    "n_zero": "BIGINT",
-    "dist": "DOUBLE",
-    "grad_tol": "DOUBLE",
-    "loss_tol": "DOUBLE",
-    "eig_tol": "DOUBLE",
+    **CERTIFICATE_COLUMNS,
     "m": "BIGINT",
     "ls_loss": "DOUBLE",
     "loss_gap": "DOUBLE",
@@ -156,7 +147,7 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     if variant == "least_squares":
         prob = QuadraticNet(X, y, variant="regular", **kw)
         W, a = network_from_matrix(sol.M, h)
-        theta = prob.join(W[None], a[None]).to(prob.device).expand(R, -1).clone()
+        res_theta = prob.join(W[None], a[None]).to(prob.device).expand(R, -1).clone()
         steps = np.zeros(R, dtype=int)
         status = ["none"] * R
     else:
@@ -167,18 +158,15 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
 
         res = lbfgs(prob, init_from_seeds(prob, seeds), tol=cfg["tol"],
                     max_steps=cfg["max_steps"], callback=hook)  # fmt: skip
+        res_theta = res.theta
         if prob.dtype != torch.float64:  # certification is always float64
             prob = QuadraticNet(X, y, variant=variant, **kw)
-        theta = res.theta.to(torch.float64)
-        gn = torch.linalg.vector_norm(prob.grad(theta), dim=1)
-        pol = torch.isfinite(gn) & (gn <= cfg["polish_from"])
-        if bool(pol.any()):
-            ctx.progress(R, R, "polishing")
-            theta[pol] = newton_polish(prob, theta[pol]).theta
         steps = res.steps.cpu().numpy()
         status = [STATUS[int(s)] for s in res.status.cpu()]
-    ctx.progress(R, R, "certifying")
-    cert = certify(prob, theta)
+    ctx.progress(R, R, "polish + certify")
+    # the least-squares point is certified as read off M*, not polished
+    polish_from = 0.0 if variant == "least_squares" else cfg["polish_from"]
+    theta, _, cert = polish_and_certify(prob, res_theta, polish_from)
     M = prob.matrix(theta).cpu().numpy()
     Mstar = sol.M
     err = np.linalg.norm(M - Mstar, axis=(1, 2)) / max(np.linalg.norm(Mstar), 1e-300)
@@ -217,11 +205,6 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     return out
 
 
-def _mean(vals: list[float]) -> float | None:
-    v = [x for x in vals if x is not None and math.isfinite(x)]
-    return float(np.mean(v)) if v else None
-
-
 def summarize(rows: list[dict]) -> list[dict]:
     """One dict per cell: fraction reaching the global minimizer, mean normalized error."""
     cells: dict[str, list[dict]] = {}
@@ -242,15 +225,15 @@ def summarize(rows: list[dict]) -> list[dict]:
                 "h": f["h"],
                 "runs": n,
                 "reached_global": sum(bool(r["reached_global"]) for r in rs) / n,
-                "normalized_error_mean": _mean([r["normalized_error"] for r in rs]),
-                "bad_error_mean": _mean([r["normalized_error"] for r in bad]),
+                "normalized_error_mean": mean_finite([r["normalized_error"] for r in rs]),
+                "bad_error_mean": mean_finite([r["normalized_error"] for r in bad]),
                 **{v: verdicts.count(v) / n for v in VERDICTS if v != "local_min"},
                 "local_min": verdicts.count("local_min") / n,
-                "bad_n_neg_mean": _mean([float(r["n_neg"]) for r in bad]),
+                "bad_n_neg_mean": mean_finite([float(r["n_neg"]) for r in bad]),
                 # of the runs that missed the optimum, those whose signs a_j cannot
                 # produce M*'s inertia (the regular variant's bad critical points)
                 "bad_sign_short": len(short) / len(bad) if bad else None,
-                "steps_mean": _mean([float(r["steps"]) for r in rs]),
+                "steps_mean": mean_finite([float(r["steps"]) for r in rs]),
                 "wall_s": f["cell_wall_s"],
             }
         )

@@ -54,11 +54,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..critical import VERDICTS, certify
-from ..optim import GD, STATUS, Adam, minimize, newton_polish
+from ..critical import CERTIFICATE_COLUMNS, VERDICTS
+from ..optim import GD, STATUS, Adam, minimize
 from ..plot import line_figure
 from ..problems import ReluTeacherStudent, init_from_seeds
 from ._checks import at_least, one_of, positive
+from ._common import mean_finite, polish_and_certify
 from ._study import Param, RunContext, Study
 
 __all__ = ["STUDY", "make_problem", "run_cell", "summarize"]
@@ -110,17 +111,7 @@ def make_problem(cfg: dict, dtype: str = "float64", device: str = "cpu") -> Relu
 
 
 COLUMNS = {
-    "verdict": "VARCHAR",
-    "loss": "DOUBLE",
-    "grad_norm": "DOUBLE",
-    "eig_min": "DOUBLE",
-    "eig_max": "DOUBLE",
-    "n_neg": "BIGINT",
-    "n_zero": "BIGINT",
-    "dist": "DOUBLE",
-    "grad_tol": "DOUBLE",
-    "loss_tol": "DOUBLE",
-    "eig_tol": "DOUBLE",
+    **CERTIFICATE_COLUMNS,
     "n": "BIGINT",
     "steps": "BIGINT",
     "gd_status": "VARCHAR",
@@ -128,19 +119,6 @@ COLUMNS = {
     "polish_iters": "BIGINT",
     "params": "DOUBLE[]",
 }
-
-
-def _polish_and_certify(prob64, theta: torch.Tensor, polish_from: float):
-    """Polish rows with ||grad|| <= polish_from, certify all; (theta, iters, certificate)."""
-    theta = theta.to(torch.float64).clone()
-    gn = torch.linalg.vector_norm(prob64.grad(theta), dim=1)
-    polish = torch.isfinite(gn) & (gn <= polish_from)
-    iters = torch.zeros(theta.shape[0], dtype=torch.long)
-    if bool(polish.any()):
-        pol = newton_polish(prob64, theta[polish])
-        theta[polish] = pol.theta
-        iters[polish.cpu()] = pol.iters.cpu()
-    return theta, iters, certify(prob64, theta)
 
 
 def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
@@ -173,12 +151,12 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     res = train(theta0, cfg["gd_tol"], "GD")
     steps, status, gd_gn = res.steps.cpu(), res.status.cpu(), res.grad_norm.cpu()
     ctx.progress(R, R, "polish + certify")
-    theta, iters, cert = _polish_and_certify(prob64, res.theta, cfg["polish_from"])
+    theta, iters, cert = polish_and_certify(prob64, res.theta, cfg["polish_from"])
     again = np.isin(cert.verdict, ("saddle", "not_converged")) & (status.numpy() == 1)
     if again.any():
         rows = torch.as_tensor(np.flatnonzero(again))
         more = train(res.theta[rows.to(res.theta.device)], cfg["gd_tol"] * 1e-3, "GD again")
-        th2, it2, cert2 = _polish_and_certify(prob64, more.theta, cfg["polish_from"])
+        th2, it2, cert2 = polish_and_certify(prob64, more.theta, cfg["polish_from"])
         theta[rows.to(theta.device)] = th2
         iters[rows] = it2
         steps[rows] += more.steps.cpu()
@@ -200,11 +178,6 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
             }
         )
     return out
-
-
-def _mean(values: list[float]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return float(np.mean(vals)) if vals else None
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -239,9 +212,9 @@ def summarize(rows: list[dict]) -> list[dict]:
                 "degenerate": frac["degenerate"],
                 "not_converged": frac["not_converged"],
                 "diverged": frac["diverged"],
-                "spurious_loss_mean": _mean([r["loss"] for r in spur]),
-                "spurious_eig_min_mean": _mean([r["eig_min"] for r in spur]),
-                "steps_mean": _mean([float(r["steps"]) for r in cell_rows]),
+                "spurious_loss_mean": mean_finite([r["loss"] for r in spur]),
+                "spurious_eig_min_mean": mean_finite([r["eig_min"] for r in spur]),
+                "steps_mean": mean_finite([float(r["steps"]) for r in cell_rows]),
                 "wall_s": first["cell_wall_s"],
             }
         )
