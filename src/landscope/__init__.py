@@ -4,8 +4,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .convex import lifted_least_squares, network_from_matrix
 from .critical import Certificate, Tolerances, certify
-from .optim import GD, Adam, minimize, newton_polish
+from .optim import GD, Adam, lbfgs, levenberg_marquardt, minimize, newton_polish
 from .problems import (
+    DeepQuadraticNet,
     EmpiricalTeacherStudent,
     ModuleLoss,
     Problem,
@@ -24,6 +25,7 @@ __all__ = [
     "GD",
     "Adam",
     "Certificate",
+    "DeepQuadraticNet",
     "EmpiricalTeacherStudent",
     "ModuleLoss",
     "Problem",
@@ -34,6 +36,8 @@ __all__ = [
     "__version__",
     "certify",
     "init_from_seeds",
+    "lbfgs",
+    "levenberg_marquardt",
     "lifted_least_squares",
     "minimize",
     "network_from_matrix",

@@ -242,6 +242,30 @@ def test_counts_over_a_mixed_batch() -> None:
     assert [r["verdict"] for r in cert.rows()] == cert.verdict.tolist()
 
 
+def test_global_spectrum_false_skips_only_rows_certified_by_their_loss() -> None:
+    prob = double_well()
+    pts = torch.tensor([[0.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.0, -1.0]], dtype=DT)
+    full = certify(prob, pts)
+    calls = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(prob, name)
+
+        def hessian(self, theta):
+            calls.append(theta.shape[0])
+            return prob.hessian(theta)
+
+    lean = certify(Counting(), pts, global_spectrum=False)
+    assert lean.verdict.tolist() == full.verdict.tolist()
+    glob = full.verdict == "global_min"
+    # two global minima, one saddle, one non-critical row: only the saddle's Hessian
+    assert glob.sum() == 2 and (full.verdict == "saddle").sum() == 1 and calls == [1]
+    assert np.isnan(lean.eig_min[glob]).all() and (lean.n_neg[glob] == 0).all()
+    sad = full.verdict == "saddle"
+    assert_close(lean.eig_min[sad], full.eig_min[sad], what="eig_min of the saddle")
+
+
 def test_replace_rows_takes_entries_from_another_certificate() -> None:
     prob = ReluTeacherStudent(k=3)
     teacher = prob.teacher_point()

@@ -173,6 +173,7 @@ def certify(
     loss_tol: float | None = None,
     eig_tol: float | None = None,
     max_dense: int = 4000,
+    global_spectrum: bool = True,
 ) -> Certificate:
     """Certify every row of ``theta`` as a critical point of ``problem``.
 
@@ -182,6 +183,10 @@ def certify(
             shape (n, d) or (R, n, d), torch or numpy.
         tol: a ``Tolerances``; ``grad_tol``/``loss_tol``/``eig_tol`` override its fields.
         max_dense: the dense spectrum is used up to this many parameters.
+        global_spectrum: also compute the spectrum of rows whose loss already makes them
+            global minima (their verdict does not depend on it). False saves the
+            Hessians of those rows; their eig_min, eig_max are then NaN and n_neg,
+            n_zero 0.
 
     Returns:
         Certificate with one entry per row.
@@ -209,7 +214,12 @@ def certify(
     eig_max = eig_min.clone()
     n_neg = torch.zeros(R, dtype=torch.long)
     n_zero = torch.zeros(R, dtype=torch.long)
-    crit = torch.nonzero(finite & (gn <= tol.grad_tol)).flatten()
+    is_crit_t = finite & (gn <= tol.grad_tol)
+    gm = problem.global_min
+    need = is_crit_t
+    if not global_spectrum and gm is not None:
+        need = need & ~(loss - gm <= tol.loss_tol)
+    crit = torch.nonzero(need).flatten()
     if crit.numel():
         chunk = max(1, (256 << 20) // (8 * P * P))
         ev = _spectrum(problem, th[crit], chunk).cpu()
@@ -218,9 +228,7 @@ def certify(
         n_zero[crit.cpu()] = (ev.abs() <= tol.eig_tol).sum(1)
     loss_np, gn_np = loss.detach().cpu().numpy(), gn.detach().cpu().numpy()
     emin = eig_min.numpy()
-    gm = problem.global_min
-    is_crit = np.zeros(R, dtype=bool)
-    is_crit[crit.cpu().numpy()] = True
+    is_crit = is_crit_t.cpu().numpy()
     fin = finite.cpu().numpy()
     is_global = (loss_np - gm <= tol.loss_tol) if gm is not None else np.zeros(R, dtype=bool)
     # np.select takes the first true condition: the order of the module docstring

@@ -1,6 +1,8 @@
-"""Batched optimizers over (R, P) rows, a per-row stopping rule, and Newton polishing."""
+"""Batched optimizers over (R, P) rows (GD, Adam, L-BFGS, Levenberg-Marquardt), a per-row
+stopping rule, and Newton polishing."""
 
 from .lbfgs import lbfgs
+from .lm import levenberg_marquardt
 from .minimize import STATUS, MinimizeResult, minimize
 from .newton import PolishResult, newton_polish
 from .transforms import GD, Adam, Optimizer
@@ -11,6 +13,7 @@ __all__ = [
     "Adam",
     "MinimizeResult",
     "lbfgs",
+    "levenberg_marquardt",
     "Optimizer",
     "PolishResult",
     "minimize",

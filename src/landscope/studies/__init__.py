@@ -7,10 +7,11 @@ __all__ = ["Param", "RunContext", "Study", "config_hash", "get_study", "parse_va
 
 def studies() -> dict[str, Study]:
     """All registered studies by name (built on each call: no module-level state)."""
+    from .quadratic_deep import STUDY as quadratic_deep
     from .quadratic_nets import STUDY as quadratic_nets
     from .spurious_relu import STUDY as spurious_relu
 
-    return {s.name: s for s in (spurious_relu, quadratic_nets)}
+    return {s.name: s for s in (spurious_relu, quadratic_nets, quadratic_deep)}
 
 
 def get_study(name: str) -> Study:

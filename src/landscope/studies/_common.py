@@ -15,9 +15,17 @@ __all__ = ["mean_finite", "polish_and_certify"]
 
 
 def polish_and_certify(
-    problem: Problem, theta: torch.Tensor, polish_from: float
+    problem: Problem,
+    theta: torch.Tensor,
+    polish_from: float,
+    *,
+    skip: torch.Tensor | None = None,
+    global_spectrum: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, Certificate]:
     """Newton-polish the rows with ||grad|| <= polish_from, then certify every row.
+
+    ``skip`` (R,) bool marks rows not to polish (e.g. already at the global value);
+    ``global_spectrum`` is passed to ``certify``.
 
     Returns:
         (float64 rows after polishing, Newton iterations per row, the certificate).
@@ -25,12 +33,14 @@ def polish_and_certify(
     theta = theta.to(torch.float64).clone()
     gn = torch.linalg.vector_norm(problem.grad(theta), dim=1)
     polish = torch.isfinite(gn) & (gn <= polish_from)
+    if skip is not None:
+        polish = polish & ~skip.to(polish.device)
     iters = torch.zeros(theta.shape[0], dtype=torch.long)
     if bool(polish.any()):
         pol = newton_polish(problem, theta[polish])
         theta[polish] = pol.theta
         iters[polish.cpu()] = pol.iters.cpu()
-    return theta, iters, certify(problem, theta)
+    return theta, iters, certify(problem, theta, global_spectrum=global_spectrum)
 
 
 def mean_finite(values: list[float | None]) -> float | None:
