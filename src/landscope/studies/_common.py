@@ -11,7 +11,7 @@ from ..critical import Certificate, certify
 from ..optim import newton_polish
 from ..problems import Problem
 
-__all__ = ["mean_finite", "polish_and_certify"]
+__all__ = ["by_cell", "mean_finite", "polish_and_certify"]
 
 
 def polish_and_certify(
@@ -47,3 +47,11 @@ def mean_finite(values: list[float | None]) -> float | None:
     """Mean of the finite values; None when there are none."""
     vals = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.mean(vals)) if vals else None
+
+
+def by_cell(rows: list[dict]) -> list[list[dict]]:
+    """Stored rows grouped by ``config_hash`` (one list per cell, first-seen order)."""
+    cells: dict[str, list[dict]] = {}
+    for row in rows:
+        cells.setdefault(row["config_hash"], []).append(row)
+    return list(cells.values())

@@ -61,7 +61,7 @@ from ..optim import STATUS, lbfgs
 from ..plot.grid import grid_figure
 from ..problems import QuadraticNet, init_from_seeds
 from ._checks import at_least, one_of, positive
-from ._common import mean_finite, polish_and_certify
+from ._common import by_cell, mean_finite, polish_and_certify
 from ._study import Param, RunContext, Study
 
 __all__ = ["STUDY", "make_data", "run_cell", "summarize"]
@@ -207,11 +207,8 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
 
 def summarize(rows: list[dict]) -> list[dict]:
     """One dict per cell: fraction reaching the global minimizer, mean normalized error."""
-    cells: dict[str, list[dict]] = {}
-    for row in rows:
-        cells.setdefault(row["config_hash"], []).append(row)
     out = []
-    for rs in cells.values():
+    for rs in by_cell(rows):
         f = rs[0]
         n = len(rs)
         verdicts = [r["verdict"] for r in rs]

@@ -59,7 +59,7 @@ from ..optim import GD, STATUS, Adam, minimize
 from ..plot import line_figure
 from ..problems import ReluTeacherStudent, init_from_seeds
 from ._checks import at_least, one_of, positive
-from ._common import mean_finite, polish_and_certify
+from ._common import by_cell, mean_finite, polish_and_certify
 from ._study import Param, RunContext, Study
 
 __all__ = ["STUDY", "make_problem", "run_cell", "summarize"]
@@ -185,11 +185,8 @@ def summarize(rows: list[dict]) -> list[dict]:
 
     ``spurious_se`` is the binomial standard error of the spurious fraction.
     """
-    cells: dict[str, list[dict]] = {}
-    for row in rows:
-        cells.setdefault(row["config_hash"], []).append(row)
     out = []
-    for cell_rows in cells.values():
+    for cell_rows in by_cell(rows):
         first = cell_rows[0]
         runs = len(cell_rows)
         verdicts = [r["verdict"] for r in cell_rows]
