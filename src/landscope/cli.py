@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -61,7 +62,90 @@ def _build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="draw a study's figures (PNG and SVG) from the store")
     plot.add_argument("study", metavar="STUDY")
     plot.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+
+    acts = sub.add_parser(
+        "activations", help="rho(sigma) and the properties P1-P3 of every registered activation"
+    )
+    acts.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    acts.add_argument(
+        "--sigma",
+        default="0.1,1,10",
+        help="comma-separated sigmas for the rho columns (default: 0.1,1,10)",
+    )
     return parser
+
+
+def _parse_sigmas(text: str) -> tuple[float, ...]:
+    out = []
+    for part in text.split(","):
+        try:
+            s = float(part)
+        except ValueError:
+            s = math.nan
+        if not (math.isfinite(s) and s > 0):
+            raise ValueError(f"--sigma takes positive numbers separated by commas; got {text!r}.")
+        out.append(s)
+    return tuple(out)
+
+
+def _activations(fmt: str, sigma_text: str) -> int:
+    from . import activations
+    from .problems import local_convexity
+
+    sigmas = _parse_sigmas(sigma_text)
+    rows = [activations.report(n, sigmas).as_dict() for n in activations.names()]
+    # local strong convexity at a reference teacher: W* = I_3, v* = (1, -1, 1), for
+    # which the rho bound v_min^2 rho(sigma_k) / (kappa^2 lambda) is rho(1)
+    W_ref = torch.eye(3, dtype=torch.float64)
+    v_ref = torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
+    for r in rows:
+        lc = local_convexity(W_ref, v_ref, r["name"])
+        r["hessian_eig_min"] = lc.eig_min
+        r["hessian_bound"] = lc.bound
+    if fmt == "json":
+        print(json.dumps(_jsonable(rows), indent=2))
+        return 0
+    flat = []
+    for r in rows:
+        row = {"name": r["name"], "phi": r["description"]}
+        row.update({f"rho({k})": v for k, v in r["rho"].items()})
+        row.update(
+            {
+                "rho_min": r["rho_min"],
+                "P1": r["p1"],
+                "p": r["p1_exponent"],
+                "P2": r["p2"],
+                "P3": r["p3"],
+                "hermite": " ".join(str(j) for j in r["hermite_orders"]),
+                "eig_min H*": r["hessian_eig_min"],
+                "rho bound": r["hessian_bound"],
+            }
+        )
+        flat.append(row)
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(flat[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+        return 0
+    table = Table(
+        title="rho(sigma) of Zhong et al. (2017); P2: rho > 0 for sigma in 0.1..10; "
+        "hermite: orders j <= 4 with c_j = E phi(z) He_j(z) != 0; "
+        "eig_min H*: population Hessian at W* = I_3, v* = (1,-1,1) vs the rho bound"
+    )
+    for key in flat[0]:
+        table.add_column(key, justify="left" if key in ("name", "phi") else "right")
+    for row in flat:
+        cells = []
+        for v in row.values():
+            if isinstance(v, bool):
+                cells.append("yes" if v else "no")
+            elif isinstance(v, float):
+                cells.append(f"{v:.4g}")
+            else:
+                cells.append("-" if v is None else str(v))
+        table.add_row(*cells)
+    Console(width=200).print(table)
+    return 0
 
 
 def _lookup(registry: Mapping[str, Study], name: str) -> Study:
@@ -145,6 +229,8 @@ def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study]) -> int:
         for name in sorted(registry):
             print(f"{name:<{width}}  {registry[name].summary}")
         return 0
+    if args.command == "activations":
+        return _activations(args.format, args.sigma)
 
     study = _lookup(registry, args.study)
     if args.command == "run":

@@ -33,6 +33,7 @@ def grid_figure(
     xlabel: str | None = None,
     percent: bool = True,
     logy: bool = False,
+    logx: bool = False,
     title: str | None = None,
 ) -> list[Path]:
     """One panel per (row value, col value); in each, one line per (key, label) in ``ys``.
@@ -46,6 +47,7 @@ def grid_figure(
         xlabel: horizontal axis label (default ``x``).
         percent: the y values are fractions in 0..1, drawn as percentages.
         logy: logarithmic vertical axis (ignored with ``percent``).
+        logx: logarithmic horizontal axis (for sample sizes and the like).
         title: figure title.
 
     Returns:
@@ -78,7 +80,10 @@ def grid_figure(
                 ax.set_ylabel(f"{row} = {rv}", fontsize=9)
             if i == len(rows) - 1:
                 ax.set_xlabel(xlabel or x)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if logx:
+                ax.set_xscale("log")
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(True, alpha=0.3)
             if percent:
                 ax.yaxis.set_major_formatter(PercentFormatter(xmax=100.0))

@@ -9,9 +9,10 @@ def studies() -> dict[str, Study]:
     """All registered studies by name (built on each call: no module-level state)."""
     from .quadratic_deep import STUDY as quadratic_deep
     from .quadratic_nets import STUDY as quadratic_nets
+    from .recovery import STUDY as recovery
     from .spurious_relu import STUDY as spurious_relu
 
-    return {s.name: s for s in (spurious_relu, quadratic_nets, quadratic_deep)}
+    return {s.name: s for s in (spurious_relu, quadratic_nets, quadratic_deep, recovery)}
 
 
 def get_study(name: str) -> Study:

@@ -1,6 +1,6 @@
-"""Activations and their Gaussian dual kernels.
+"""The ReLU arc-cosine dual kernel.
 
-For now: the ReLU arc-cosine kernel (Cho & Saul 2009) and its derivatives, the building
+The ReLU arc-cosine kernel (Cho & Saul 2009) and its derivatives, the building
 block of the closed-form ReLU teacher-student population loss.
 
     K(u, v) = E_{x ~ N(0, I)}[relu(u.x) relu(v.x)]

@@ -1,0 +1,229 @@
+"""One-hidden-layer regression with a planted teacher, one data set per run.
+
+Zhong, Song, Jain, Bartlett & Dhillon (ICML 2017): x ~ N(0, I_d),
+y = sum_{i<=k} v*_i phi(w*_i . x), and the student minimizes over W (v = v* known)
+
+    f(W) = 1/(2n) sum_s (sum_i v_i phi(w_i . x_s) - y_s)^2.
+
+Unlike the other problems, every run (row) owns its teacher and its sample: data are
+tensors ``X (R, n, d)``, ``y (R, n)``, ``v (R, k)``. ``select(rows)`` returns the problem
+restricted to some runs, which is how optimizers that compact their working batch
+(``landscope.optim.gd_armijo``) keep rows and data aligned.
+
+``planted(d, k, kappa, seeds)`` draws teachers as in the paper's experiments:
+W* = U diag(s) V' with U (k x k) and V (d x k) random orthonormal and singular values s
+evenly spaced from 1 down to 1 / kappa (condition number kappa), v* random signs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from .. import activations as acts
+from .._validate import check_finite
+
+__all__ = ["OneHiddenRegression", "Planted", "planted", "recovery_error"]
+
+
+@dataclass(frozen=True)
+class Planted:
+    """Teachers and samples of R runs: W (R, k, d), v (R, k), X (R, n, d), y (R, n)."""
+
+    W: torch.Tensor
+    v: torch.Tensor
+    X: torch.Tensor
+    y: torch.Tensor
+
+
+def _orthonormal(rows: int, cols: int, gen: torch.Generator) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(rows, cols, generator=gen, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))
+
+
+def planted(
+    d: int,
+    k: int,
+    kappa: float,
+    n: int,
+    seeds: Sequence[int],
+    activation: str = "relu",
+    *,
+    signs: bool = True,
+) -> Planted:
+    """One teacher and one sample of n Gaussian inputs per seed (float64, CPU).
+
+    Row r depends only on ``seeds[r]``. ``signs=False`` makes every v*_i = +1.
+
+    Raises:
+        ValueError: k > d (the tensor method needs W* of full row rank), kappa < 1,
+            n < 1, or an unknown activation.
+    """
+    if not (1 <= k <= d):
+        raise ValueError(f"need 1 <= k <= d for a planted teacher; got k = {k}, d = {d}.")
+    if not (math.isfinite(kappa) and kappa >= 1):
+        raise ValueError(f"the condition number kappa must be >= 1; got {kappa!r}.")
+    if n < 1:
+        raise ValueError(f"need at least one sample; got n = {n}.")
+    act = acts.get(activation)
+    s = torch.linspace(1.0, 1.0 / kappa, k, dtype=torch.float64)
+    Ws, vs, Xs = [], [], []
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(int(seed))
+        U = _orthonormal(k, k, gen)
+        V = _orthonormal(d, k, gen)
+        Ws.append(U @ torch.diag(s) @ V.T)
+        sg = torch.randint(0, 2, (k,), generator=gen).to(torch.float64) * 2 - 1
+        vs.append(sg if signs else torch.ones(k, dtype=torch.float64))
+        Xs.append(torch.randn(n, d, generator=gen, dtype=torch.float64))
+    W, v, X = torch.stack(Ws), torch.stack(vs), torch.stack(Xs)
+    y = (act.phi(X @ W.transpose(1, 2)) * v[:, None, :]).sum(-1)
+    return Planted(W=W, v=v, X=X, y=y)
+
+
+class OneHiddenRegression:
+    """f(W) = 1/(2n) sum_s (sum_i v_i phi(w_i . x_s) - y_s)^2 for R runs, each its own data.
+
+    Parameters are rows theta (R, k d) (W flattened row-major); the second layer v is
+    fixed. ``global_min`` is 0: the data are noiseless and realizable.
+    """
+
+    global_min = 0.0
+
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        v: torch.Tensor,
+        activation: str | acts.Activation = "relu",
+    ) -> None:
+        if X.ndim != 3 or y.ndim != 2 or v.ndim != 2:
+            raise ValueError("need X (R, n, d), y (R, n) and v (R, k).")
+        R, n, d = X.shape
+        if y.shape != (R, n) or v.shape[0] != R:
+            raise ValueError(
+                f"X {tuple(X.shape)}, y {tuple(y.shape)} and v {tuple(v.shape)} disagree."
+            )
+        check_finite("X", X)
+        check_finite("y", y)
+        check_finite("v", v)
+        self.X, self.y, self.v = X, y.to(X.dtype), v.to(X.dtype)
+        self.activation = acts.get(activation)
+        self.k, self.d, self.n = v.shape[1], d, n
+        self.n_params = self.k * d
+        self.dtype, self.device = X.dtype, X.device
+
+    def select(self, rows: torch.Tensor) -> OneHiddenRegression:
+        """The same problem for runs ``rows`` only (no re-validation: a hot path)."""
+        out = object.__new__(OneHiddenRegression)
+        out.__dict__.update(self.__dict__)
+        out.X, out.y, out.v = self.X[rows], self.y[rows], self.v[rows]
+        return out
+
+    def _check(self, theta: torch.Tensor) -> torch.Tensor:
+        if theta.shape != (self.X.shape[0], self.n_params):
+            raise ValueError(
+                f"theta has shape {tuple(theta.shape)}; this problem takes "
+                f"({self.X.shape[0]}, {self.n_params})."
+            )
+        return theta.reshape(-1, self.k, self.d)
+
+    def residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        """sum_i v_i phi(w_i . x_s) - y_s, (R, n)."""
+        W = self._check(theta)
+        return (self.activation.phi(self.X @ W.transpose(1, 2)) * self.v[:, None, :]).sum(
+            -1
+        ) - self.y
+
+    def loss(self, theta: torch.Tensor) -> torch.Tensor:
+        return 0.5 * self.residuals(theta).square().mean(-1)
+
+    def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        W = self._check(theta)
+        Z = self.X @ W.transpose(1, 2)  # (R, n, k)
+        e = (self.activation.phi(Z) * self.v[:, None, :]).sum(-1) - self.y
+        G = (e[:, :, None] * self.activation.dphi(Z) * self.v[:, None, :]).transpose(1, 2) @ self.X
+        return 0.5 * e.square().mean(-1), (G / self.n).reshape(theta.shape)
+
+    def grad(self, theta: torch.Tensor) -> torch.Tensor:
+        return self.loss_and_grad(theta)[1]
+
+    def hessian(self, theta: torch.Tensor) -> torch.Tensor:
+        """Dense Hessians (R, P, P) by torch.func (for checks; P = k d is small here)."""
+        from torch.func import hessian, vmap
+
+        from .empirical import _load_jvp_decompositions
+
+        _load_jvp_decompositions()  # torch loads them through a deprecated jit call
+
+        def one(th, X, y, v):
+            W = th.reshape(self.k, self.d)
+            e = (self.activation.phi(X @ W.T) * v).sum(-1) - y
+            return 0.5 * e.square().mean()
+
+        self._check(theta)
+        return vmap(hessian(one))(theta, self.X, self.y, self.v)
+
+    def hvp(self, theta: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
+        return (self.hessian(theta) @ vec[:, :, None])[..., 0]
+
+    def init(
+        self,
+        R: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Random rows: every w_i ~ N(0, I / d) (norm about 1, like the teachers')."""
+        th = torch.randn(R, self.n_params, generator=generator, dtype=self.dtype)
+        return (th / math.sqrt(self.d)).to(device or self.device)
+
+    def as_batch(self, theta: object) -> torch.Tensor:
+        t = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
+        return t.reshape(-1, self.n_params)
+
+
+def _odd(act: acts.Activation) -> bool:
+    z = torch.linspace(-5, 5, 101, dtype=torch.float64)
+    return bool(torch.allclose(act.phi(-z), -act.phi(z), rtol=1e-12, atol=1e-12))
+
+
+def recovery_error(
+    W: torch.Tensor,
+    v: torch.Tensor,
+    W_star: torch.Tensor,
+    v_star: torch.Tensor,
+    activation: str | acts.Activation = "relu",
+) -> torch.Tensor:
+    """||W - W*||_F / ||W*||_F modulo the model's symmetries, per run (R,).
+
+    Students and teachers are matched neuron to neuron by optimal assignment (scipy's
+    linear_sum_assignment); a student neuron can stand for a teacher neuron of the same
+    output sign v, or, for odd activations, for the negated neuron of the opposite sign
+    ((v, w) and (-v, -w) compute the same function). A sign that cannot match costs the
+    distance to the teacher neuron plus the teacher neuron's norm, so a wrong sign never
+    counts as recovered.
+    """
+    act = acts.get(activation)
+    odd = _odd(act)
+    W, W_star = W.detach().cpu().double(), W_star.detach().cpu().double()
+    v, v_star = v.detach().cpu().double(), v_star.detach().cpu().double()
+    same = v[:, :, None] * v_star[:, None, :] > 0  # (R, k, k)
+    d_plus = torch.cdist(W, W_star).square()
+    if odd:
+        d_minus = torch.cdist(W, -W_star).square()
+        cost = torch.where(same, d_plus, d_minus)
+    else:
+        pen = (torch.linalg.vector_norm(W_star, dim=-1) ** 2)[:, None, :]
+        cost = torch.where(same, d_plus, d_plus + pen)
+    out = np.empty(W.shape[0])
+    for r, c in enumerate(cost.numpy()):  # O(k^3) per run, after training: not a hot path
+        rows, cols = linear_sum_assignment(c)
+        out[r] = math.sqrt(c[rows, cols].sum())
+    norm = torch.linalg.vector_norm(W_star.flatten(1), dim=1).numpy()
+    return torch.from_numpy(out / norm)
