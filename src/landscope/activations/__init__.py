@@ -19,7 +19,7 @@ from .moments import (
     rho,
     rho_terms,
 )
-from .registry import Activation, get, names, register, unregister
+from .registry import Activation, get, is_odd, names, register, unregister
 
 __all__ = [
     "Activation",
@@ -32,6 +32,7 @@ __all__ = [
     "get",
     "hermite",
     "hermite_orders",
+    "is_odd",
     "names",
     "properties",
     "register",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["Activation", "get", "names", "register", "unregister"]
+__all__ = ["Activation", "get", "is_odd", "names", "register", "unregister"]
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -253,3 +253,10 @@ def unregister(name: str) -> None:
     act = _REGISTRY.get(name)
     if act is not None and not act.builtin:
         del _REGISTRY[name]
+
+
+def is_odd(activation: str | Activation) -> bool:
+    """phi(-z) = -phi(z) (checked on a grid): then (v, w) and (-v, -w) are the same neuron."""
+    act = get(activation)
+    z = torch.linspace(-5, 5, 101, dtype=torch.float64)
+    return bool(torch.allclose(act.phi(-z), -act.phi(z), rtol=1e-12, atol=1e-12))

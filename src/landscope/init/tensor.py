@@ -291,16 +291,11 @@ def _resolve_pair_signs(act, y, v, s, sig):
     return v * flip, s * flip
 
 
-def _odd(act: acts.Activation) -> bool:
-    z = torch.linspace(-5, 5, 101, dtype=torch.float64)
-    return bool(torch.allclose(act.phi(-z), -act.phi(z), rtol=1e-12, atol=1e-12))
-
-
 def _fit_magnitudes(act, X, y, wbar, v, sig, iters: int = 20):
     """Step 4 of ``tensor_init`` (see its docstring); returns (v, |w|) as (R, k) each."""
     T = X @ wbar.transpose(1, 2)  # (R, n, k): wbar_i . x
     if act.degree is not None:
-        if not _odd(act):
+        if not acts.is_odd(act):
             # phi(wbar.x) and phi(-wbar.x) are different features (ReLU: their difference
             # is linear): fit both, keep per neuron the direction with the larger weight
             both = torch.linalg.lstsq(act.phi(torch.cat([T, -T], -1)), y[..., None]).solution

@@ -188,11 +188,6 @@ class OneHiddenRegression:
         return t.reshape(-1, self.n_params)
 
 
-def _odd(act: acts.Activation) -> bool:
-    z = torch.linspace(-5, 5, 101, dtype=torch.float64)
-    return bool(torch.allclose(act.phi(-z), -act.phi(z), rtol=1e-12, atol=1e-12))
-
-
 def recovery_error(
     W: torch.Tensor,
     v: torch.Tensor,
@@ -210,7 +205,7 @@ def recovery_error(
     counts as recovered.
     """
     act = acts.get(activation)
-    odd = _odd(act)
+    odd = acts.is_odd(act)
     W, W_star = W.detach().cpu().double(), W_star.detach().cpu().double()
     v, v_star = v.detach().cpu().double(), v_star.detach().cpu().double()
     same = v[:, :, None] * v_star[:, None, :] > 0  # (R, k, k)

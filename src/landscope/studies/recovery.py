@@ -57,7 +57,6 @@ from ..init import align_signs, tensor_init
 from ..optim import STATUS, gd_armijo
 from ..plot.grid import grid_figure
 from ..problems import OneHiddenRegression, planted, recovery_error
-from ..problems.one_hidden import _odd
 from ._checks import at_least, one_of, positive
 from ._common import by_cell, mean_finite
 from ._study import Param, RunContext, Study
@@ -129,7 +128,7 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     d, k, R = cfg["d"], cfg["k"], len(seeds)
     n = math.ceil(cfg["n_ratio"] * d)
     P = planted(d, k, cfg["kappa"], n, seeds, act)
-    odd = _odd(act)
+    odd = acts.is_odd(act)
     t0 = time.perf_counter()
     ctx.progress(0, R, "initialization")
     if cfg["init"] == "tensor":
