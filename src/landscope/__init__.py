@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import activations
+from . import activations, symmetry
 from .convex import lifted_least_squares, network_from_matrix
 from .critical import Certificate, Tolerances, certify
 from .init import TensorInit, align_signs, tensor_init
@@ -24,6 +24,18 @@ from .problems import (
     population_hessian,
     recovery_error,
 )
+from .spectrum import dense_spectrum, extremal_eigs, slq, trace
+from .symmetry import Isotropy, canonical_form, group_types, same_orbit
+
+
+def isotropy(problem_or_W, W=None, *, tol: float = 1e-6) -> Isotropy:
+    """The isotropy group of a point: ``isotropy(prob, W)`` under the group the problem
+    declares (``prob.symmetry``), or ``isotropy(W)`` under S_n x S_d. See
+    ``landscope.symmetry``."""
+    if W is None:
+        return symmetry.isotropy(problem_or_W, tol=tol)
+    return symmetry.isotropy_of(problem_or_W, W, tol=tol)
+
 
 try:
     __version__ = version("landscope")
@@ -31,6 +43,17 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "dense_spectrum",
+    "extremal_eigs",
+    "slq",
+    "spectrum",
+    "trace",
+    "Isotropy",
+    "canonical_form",
+    "group_types",
+    "isotropy",
+    "same_orbit",
+    "symmetry",
     "LocalConvexity",
     "OneHiddenRegression",
     "Planted",

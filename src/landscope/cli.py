@@ -1,4 +1,4 @@
-"""The ``landscope`` command: list, run, show and plot studies.
+"""The ``landscope`` command: list, run, show and plot studies; spectra of stored runs.
 
 Errors a user can make (unknown study or parameter, bad value, bad folder) end with one
 sentence on stderr, prefixed ``landscope: error:``, and exit code 2; never a traceback.
@@ -13,14 +13,24 @@ import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from .plot import density_figure, stem_figure
+from .spectrum import (
+    MAX_DENSE,
+    dense_spectrum,
+    extremal_eigs,
+    slq,
+    summarize_spectrum,
+    trace,
+)
 from .studies import Study, parse_values, studies
-from .sweep import plot_study, run_study, show_study
+from .sweep import plot_study, run_study, show_study, stored_run
 
 __all__ = ["main"]
 
@@ -62,6 +72,41 @@ def _build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="draw a study's figures (PNG and SVG) from the store")
     plot.add_argument("study", metavar="STUDY")
     plot.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+
+    spec = sub.add_parser(
+        "spectrum",
+        help="Hessian spectrum of one stored run: dense when small, else Lanczos, trace and SLQ",
+    )
+    spec.add_argument("study", metavar="STUDY")
+    spec.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    spec.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
+    spec.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="pin the run's cell: one value per parameter, as many as the store needs",
+    )
+    spec.add_argument("--format", choices=("table", "json"), default="table")
+    spec.add_argument(
+        "--max-dense",
+        type=int,
+        default=MAX_DENSE,
+        help=f"largest P for the exact dense spectrum (default: {MAX_DENSE})",
+    )
+    spec.add_argument(
+        "--tol",
+        type=float,
+        default=1e-6,
+        help="|eigenvalue| <= tol is near zero; closer neighbours are one (default: 1e-6)",
+    )
+    spec.add_argument("--k", type=int, default=5, help="Lanczos: eigenvalues per end (default: 5)")
+    spec.add_argument(
+        "--probes", type=int, default=100, help="Hutch++: products for the trace (default: 100)"
+    )
+    spec.add_argument("--slq-probes", type=int, default=10, help="SLQ: start vectors (default: 10)")
+    spec.add_argument("--steps", type=int, default=30, help="SLQ: Lanczos steps (default: 30)")
 
     acts = sub.add_parser(
         "activations", help="rho(sigma) and the properties P1-P3 of every registered activation"
@@ -223,6 +268,128 @@ def _print_summary(study: Study, summary: list[dict], fmt: str) -> None:
         _print_table(study, summary)
 
 
+def _spectrum_point(study: Study, args: argparse.Namespace):
+    """The stored run's configuration, rebuilt problem and (1, P) parameter row."""
+    pins = {}
+    for key, values in parse_sets(study, args.sets).items():
+        if len(values) != 1:
+            raise ValueError(
+                f"--set {key} gives {len(values)} values; spectrum takes one value per parameter."
+            )
+        pins[key] = values[0]
+    if study.make_problem is None:
+        raise ValueError(
+            f"study {study.name!r} cannot rebuild the problem of a stored run "
+            "(it has no make_problem), so spectrum does not apply to it."
+        )
+    row = stored_run(study, args.out, pins, args.seed)
+    cfg = {p.name: row[p.name] for p in study.params}
+    problem = study.make_problem(cfg)
+    if row.get("params") is None:
+        raise ValueError(
+            f"the run of {study.name!r} with seed {args.seed} has no stored parameters."
+        )
+    theta = torch.as_tensor(row["params"], dtype=torch.float64)
+    if theta.dim() != 1 or theta.numel() != problem.n_params:
+        raise ValueError(
+            f"the stored parameters have {theta.numel()} entries but the rebuilt problem "
+            f"has P = {problem.n_params}; the store and the study do not agree."
+        )
+    theta = problem.as_batch(theta)
+    if not bool(torch.isfinite(theta).all()):
+        raise ValueError(
+            f"the run of {study.name!r} with seed {args.seed} diverged (its parameters are not "
+            "finite), so it has no spectrum."
+        )
+    return row, cfg, problem, theta
+
+
+def _spectrum(study: Study, args: argparse.Namespace) -> int:
+    """``landscope spectrum``: print a stored run's Hessian spectrum and draw it."""
+    row, cfg, problem, theta = _spectrum_point(study, args)
+    loss, grad = problem.loss_and_grad(theta)
+    P = problem.n_params
+    report: dict[str, Any] = {
+        "study": study.name,
+        "seed": int(args.seed),
+        "config": cfg,
+        "n_params": P,
+        "loss": float(loss[0]),
+        "grad_norm": float(torch.linalg.vector_norm(grad[0])),
+        "verdict": row.get("verdict"),
+    }
+    stem = Path(args.out) / "figures" / f"spectrum-{study.name}-{args.seed}"
+    title = f"{study.name}, seed {args.seed}: " + ", ".join(f"{k}={v}" for k, v in cfg.items())
+    if P <= args.max_dense:
+        eigs = dense_spectrum(problem, theta, max_dense=args.max_dense)[0]
+        summary = summarize_spectrum(eigs, args.tol)
+        report.update(method="dense", **summary.as_dict())
+        report["eigenvalues"] = eigs.tolist()
+        paths = stem_figure(eigs, stem, title=title)
+    else:
+        # Fixed seeds for the probes: the same run gives the same report every time.
+        gen = [torch.Generator().manual_seed(i) for i in range(3)]
+        ext = extremal_eigs(problem, theta, k=args.k, generator=gen[0])
+        tr = trace(problem, theta, probes=args.probes, method="hutch++", generator=gen[1])
+        dens = slq(problem, theta, probes=args.slq_probes, steps=args.steps, generator=gen[2])
+        m1, m2 = dens.moments(1), dens.moments(2)
+        report.update(
+            method="lanczos",
+            largest=ext.largest[0].tolist(),
+            smallest=ext.smallest[0].tolist(),
+            bounds=ext.bounds[0].tolist(),
+            trace=float(tr.estimate[0]),
+            trace_stderr=float(tr.stderr[0]),
+            slq_probes=dens.probes,
+            slq_steps=int(dens.nodes.shape[2]),
+            slq_mean=float(m1.estimate[0]),
+            slq_mean_stderr=float(m1.stderr[0]),
+            slq_second_moment=float(m2.estimate[0]),
+            slq_second_moment_stderr=float(m2.stderr[0]),
+        )
+        paths = density_figure(dens, stem, title=title)
+    report["figures"] = [str(p) for p in paths]
+    if args.format == "json":
+        print(json.dumps(_jsonable(report), indent=2))
+    else:
+        _print_spectrum(report)
+    return 0
+
+
+def _print_spectrum(r: Mapping[str, Any]) -> None:
+    cfg = " ".join(f"{k}={v}" for k, v in r["config"].items())
+    print(f"{r['study']} seed {r['seed']}: {cfg}")
+    verdict = f", verdict {r['verdict']}" if r.get("verdict") else ""
+    print(f"P = {r['n_params']}, loss {r['loss']:.6g}, ||grad|| {r['grad_norm']:.3g}{verdict}")
+    if r["method"] == "dense":
+        tol = r["tol"]
+        print(f"exact spectrum (dense eigvalsh): min {r['eig_min']:.6g}, max {r['eig_max']:.6g}")
+        print(
+            f"  negative (< -{tol:g}): {r['negative']}, near zero (|λ| <= {tol:g}): "
+            f"{r['near_zero']}, positive: {r['positive']}"
+        )
+        shown = ", ".join(
+            f"{d['value']:.6g} (x{d['multiplicity']})"
+            if d["multiplicity"] > 1
+            else f"{d['value']:.6g}"
+            for d in r["distinct"][:12]
+        )
+        more = ", ..." if len(r["distinct"]) > 12 else ""
+        print(f"  distinct to {tol:g}: {r['n_distinct']}: {shown}{more}")
+    else:
+        fmt = lambda xs: ", ".join(f"{x:.6g}" for x in xs)  # noqa: E731
+        print(f"largest (Lanczos): {fmt(r['largest'])}")
+        print(f"smallest (Lanczos): {fmt(r['smallest'])}")
+        print(f"  residual bounds: max {max(r['bounds']):.2g}")
+        print(f"trace (Hutch++): {r['trace']:.6g} ± {r['trace_stderr']:.2g}")
+        print(
+            f"SLQ ({r['slq_probes']} probes, {r['slq_steps']} steps): mean eigenvalue "
+            f"{r['slq_mean']:.6g} ± {r['slq_mean_stderr']:.2g}, tr(H^2)/P "
+            f"{r['slq_second_moment']:.6g} ± {r['slq_second_moment_stderr']:.2g}"
+        )
+    print("figures: " + ", ".join(r["figures"]))
+
+
 def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study]) -> int:
     if args.command == "studies":
         width = max((len(n) for n in registry), default=0)
@@ -252,6 +419,8 @@ def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study]) -> int:
     elif args.command == "plot":
         for path in plot_study(study, args.out):
             print(path)
+    elif args.command == "spectrum":
+        return _spectrum(study, args)
     return 0
 
 

@@ -160,6 +160,23 @@ def test_teacher_student_hvp_and_chunking() -> None:
     torch.testing.assert_close(small.loss_and_grad(theta)[1], prob.grad(theta), **EXACT)
 
 
+@pytest.mark.parametrize("chunk", [None, 1, 3])
+def test_hvp_many_matches_tiled_hvp(chunk: int | None) -> None:
+    # m vectors per row, the row's primal shared: the same products as hvp on tiled rows,
+    # for any chunking of rows and vectors.
+    prob = EmpiricalTeacherStudent(k=3, n=4, m=500, train_second_layer=True, chunk=chunk)
+    theta = prob.init(3, generator=_gen(10))
+    V = torch.randn(3, 4, prob.n_params, generator=_gen(11), dtype=DT)
+    HV = prob.hvp_many(theta, V)
+    assert HV.shape == (3, 4, prob.n_params)
+    tiled = prob.hvp(theta.repeat_interleave(4, dim=0), V.reshape(12, -1)).reshape(V.shape)
+    torch.testing.assert_close(HV, tiled, **EXACT)
+    torch.testing.assert_close(HV, V @ prob.hessian(theta), **EXACT)
+    assert prob.objective.hvp_many(theta, V[:, :0]).shape == (3, 0, prob.n_params)
+    with pytest.raises(ValueError, match=r"V has shape \(2, 4, 16\); expected \(3, m, 16\)"):
+        prob.hvp_many(theta, V[:2])
+
+
 def test_float32() -> None:
     p64 = EmpiricalTeacherStudent(k=3, m=5_000)
     p32 = EmpiricalTeacherStudent(k=3, m=5_000, dtype="float32")

@@ -325,3 +325,26 @@ def test_recovery_error_scales_linearly_with_a_perturbation() -> None:
     W = (p.W + 1e-3 * delta)[:, [2, 1, 0]]
     err = recovery_error(W, p.v[:, [2, 1, 0]], p.W, p.v, "relu")
     assert_close(err, 1e-3 * expected, rtol=1e-9, atol=0.0, what="permuted")
+
+
+def test_shared_data_equals_per_row_copies() -> None:
+    """One data set X (n, d) for any number of rows gives what R explicit copies give
+    (same arithmetic up to broadcasting: rtol 1e-13 for a sum of n = 50 terms), and
+    select() leaves the shared data alone."""
+    P = planted(4, 3, 2.0, 50, [7], "tanh")
+    X, y, v = P.X[0], P.y[0], P.v[0]
+    R = 5
+    shared = OneHiddenRegression(X, y, v, "tanh")
+    copies = OneHiddenRegression(
+        X.expand(R, -1, -1).clone(), y.expand(R, -1).clone(), v.expand(R, -1).clone(), "tanh"
+    )
+    theta = torch.randn(R, 12, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ls_, gs = shared.loss_and_grad(theta)
+    lc, gc = copies.loss_and_grad(theta)
+    assert_close(ls_, lc, rtol=1e-13, atol=1e-15, what="shared loss")
+    assert_close(gs, gc, rtol=1e-13, atol=1e-15, what="shared grad")
+    assert_close(shared.hessian(theta), copies.hessian(theta), rtol=1e-12, atol=1e-14)
+    assert shared.select(torch.tensor([0, 2])) is shared
+    assert shared.loss(theta[:2]).shape == (2,)
+    with pytest.raises(ValueError):
+        OneHiddenRegression(X, y[None], v, "tanh")

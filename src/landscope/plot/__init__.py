@@ -1,6 +1,7 @@
-"""Figures of the published kind, drawn from a study's summary."""
+"""Figures of the published kind, drawn from a study's summary, and spectrum figures."""
 
 from .grid import grid_figure
 from .lines import line_figure
+from .spectrum import density_figure, stem_figure
 
-__all__ = ["grid_figure", "line_figure"]
+__all__ = ["density_figure", "grid_figure", "line_figure", "stem_figure"]

@@ -10,6 +10,8 @@ Two problems live here:
       loss      vmap(row_loss)
       grad      vmap(grad_and_value(row_loss))                (reverse mode)
       hvp       vmap(jvp(grad(row_loss)))                      (forward-over-reverse)
+      hvp_many  vmap over rows of vmap over vectors: m products of one row share its
+                forward pass and gradient
       hessian   vmap(hessian(row_loss))                        (dense P x P: small P only)
 
 * ``EmpiricalTeacherStudent``: the two-layer ReLU teacher-student of
@@ -348,6 +350,36 @@ class ModuleLoss:
 
         return vmap(row_hvp, chunk_size=max(1, self.chunk // 2))(t, vv)
 
+    def hvp_many(self, theta: object, V: object) -> torch.Tensor:
+        """m Hessian-vector products per row, H(theta_r) V[r, j]: (R, m, P).
+
+        Equal to ``hvp`` on each row tiled m times, but the m products of a row share its
+        primal computation (forward pass and gradient): ``vmap`` over the vectors with the
+        row held fixed inside ``vmap`` over the rows. About 1.7x less time per product on a
+        2-core CPU for a digits MLP and CNN (benchmarks/README.md); what the spectrum room's
+        estimators use for their probes.
+
+        Raises:
+            ValueError: if ``V`` is not (R, m, P) for theta's R rows.
+        """
+        t = self.as_batch(theta)
+        W = torch.as_tensor(V).to(dtype=self.dtype, device=self.device)
+        if W.dim() != 3 or W.shape[0] != t.shape[0] or W.shape[2] != self.n_params:
+            raise ValueError(
+                f"V has shape {tuple(W.shape)}; expected ({t.shape[0]}, m, {self.n_params})."
+            )
+        m = W.shape[1]
+        if m == 0:
+            return W.clone()
+        _load_jvp_decompositions()
+        g = grad(self._row_loss)
+        inner = max(1, min(m, self.chunk // 2))  # tangents held at once: as hvp's rows
+
+        def row_many(row: torch.Tensor, vecs: torch.Tensor) -> torch.Tensor:
+            return vmap(lambda vec: jvp(g, (row,), (vec,))[1], chunk_size=inner)(vecs)
+
+        return vmap(row_many, chunk_size=max(1, self.chunk // (2 * inner)))(t, W)
+
     def hessian(self, theta: object) -> torch.Tensor:
         """Dense Hessian of each row: (R, P, P).
 
@@ -532,6 +564,10 @@ class EmpiricalTeacherStudent:
     def hvp(self, theta: object, v: object) -> torch.Tensor:
         """Hessian-vector products of F_m, one vector per row: (R, P)."""
         return self.objective.hvp(self.as_batch(theta), self.as_batch(v))
+
+    def hvp_many(self, theta: object, V: object) -> torch.Tensor:
+        """m Hessian-vector products of F_m per row: (R, m, P) (see ``ModuleLoss.hvp_many``)."""
+        return self.objective.hvp_many(self.as_batch(theta), V)
 
     def hessian(self, theta: object) -> torch.Tensor:
         """Dense Hessian of F_m (relu'' = 0, see the module docstring): (R, P, P)."""

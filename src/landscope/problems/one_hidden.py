@@ -5,8 +5,9 @@ y = sum_{i<=k} v*_i phi(w*_i . x), and the student minimizes over W (v = v* know
 
     f(W) = 1/(2n) sum_s (sum_i v_i phi(w_i . x_s) - y_s)^2.
 
-Unlike the other problems, every run (row) owns its teacher and its sample: data are
-tensors ``X (R, n, d)``, ``y (R, n)``, ``v (R, k)``. ``select(rows)`` returns the problem
+Unlike the other problems, every run (row) may own its teacher and its sample: data are
+tensors ``X (R, n, d)``, ``y (R, n)``, ``v (R, k)``; or one data set ``X (n, d)``,
+``y (n,)``, ``v (k,)`` shared by any number of rows. ``select(rows)`` returns the problem
 restricted to some runs, which is how optimizers that compact their working batch
 (``landscope.optim.gd_armijo``) keep rows and data aligned.
 
@@ -102,8 +103,15 @@ class OneHiddenRegression:
         v: torch.Tensor,
         activation: str | acts.Activation = "relu",
     ) -> None:
+        self.shared = X.ndim == 2
+        if self.shared:  # one data set for every row: any number of rows
+            if y.ndim != 1 or v.ndim != 1:
+                raise ValueError("with shared data X (n, d), need y (n,) and v (k,).")
+            X, y, v = X[None], y[None], v[None]
         if X.ndim != 3 or y.ndim != 2 or v.ndim != 2:
-            raise ValueError("need X (R, n, d), y (R, n) and v (R, k).")
+            raise ValueError(
+                "need X (R, n, d), y (R, n) and v (R, k), or X (n, d), y (n,) and v (k,)."
+            )
         R, n, d = X.shape
         if y.shape != (R, n) or v.shape[0] != R:
             raise ValueError(
@@ -120,13 +128,16 @@ class OneHiddenRegression:
 
     def select(self, rows: torch.Tensor) -> OneHiddenRegression:
         """The same problem for runs ``rows`` only (no re-validation: a hot path)."""
+        if self.shared:
+            return self
         out = object.__new__(OneHiddenRegression)
         out.__dict__.update(self.__dict__)
         out.X, out.y, out.v = self.X[rows], self.y[rows], self.v[rows]
         return out
 
     def _check(self, theta: torch.Tensor) -> torch.Tensor:
-        if theta.shape != (self.X.shape[0], self.n_params):
+        rows_ok = self.shared or theta.shape[0] == self.X.shape[0]
+        if theta.ndim != 2 or theta.shape[1] != self.n_params or not rows_ok:
             raise ValueError(
                 f"theta has shape {tuple(theta.shape)}; this problem takes "
                 f"({self.X.shape[0]}, {self.n_params})."
@@ -167,7 +178,9 @@ class OneHiddenRegression:
             return 0.5 * e.square().mean()
 
         self._check(theta)
-        return vmap(hessian(one))(theta, self.X, self.y, self.v)
+        R = theta.shape[0]
+        X, y, v = (t.expand(R, *t.shape[1:]) for t in (self.X, self.y, self.v))
+        return vmap(hessian(one))(theta, X, y, v)
 
     def hvp(self, theta: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
         return (self.hessian(theta) @ vec[:, :, None])[..., 0]

@@ -323,6 +323,22 @@ class ReluTeacherStudent:
         return (self.hessian(theta) @ v[..., None])[..., 0]
 
     # ------------------------------------------------------------ symmetry
+    @property
+    def symmetry(self) -> str:
+        """The permutation group the loss is invariant under, as ``landscope.symmetry`` names it.
+
+        ``"SnxSd"`` when the teacher is the identity (V = I, so k = d): W -> P W Q' for
+        any permutations P of the n neurons and Q of the d inputs, since permuting the
+        inputs permutes the teacher's neurons, and the loss does not see their order
+        (Arjevani & Field 2020). ``"Sn"`` otherwise: W -> P W, neurons only (for the
+        padded identity teacher, d > k, the inputs could still be permuted within the
+        first k and within the rest; that group is not named here).
+        """
+        eye = torch.eye(self.d, dtype=self.V.dtype, device=self.V.device)
+        if self.k == self.d and torch.equal(self.V, eye):
+            return "SnxSd"
+        return "Sn"
+
     def distance_to_global(self, theta: torch.Tensor) -> torch.Tensor | None:
         """Distance to the nearest global minimizer modulo neuron permutations.
 

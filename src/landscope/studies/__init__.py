@@ -11,8 +11,12 @@ def studies() -> dict[str, Study]:
     from .quadratic_nets import STUDY as quadratic_nets
     from .recovery import STUDY as recovery
     from .spurious_relu import STUDY as spurious_relu
+    from .spurious_spectra import STUDY as spurious_spectra
 
-    return {s.name: s for s in (spurious_relu, quadratic_nets, quadratic_deep, recovery)}
+    return {
+        s.name: s
+        for s in (spurious_relu, spurious_spectra, quadratic_nets, quadratic_deep, recovery)
+    }
 
 
 def get_study(name: str) -> Study:

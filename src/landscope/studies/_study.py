@@ -13,7 +13,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # studies build problems; this module only names the type
+    from ..problems import Problem
 
 __all__ = ["Param", "RunContext", "Study", "config_hash", "parse_values"]
 
@@ -52,6 +55,11 @@ class RunContext:
     device: str = "cpu"
     dtype: str = "float64"
     progress: Callable[[int, int, str], None] = field(default=lambda done, total, text: None)
+    # require(study_name, overrides, seeds) -> that study's stored rows (with ``params``)
+    # for the given cells and seeds 0..seeds-1, computing and storing the missing ones
+    # first: how a study builds on another's results (``spurious-spectra`` on
+    # ``spurious-relu``). The sweep supplies it; None outside a sweep.
+    require: Callable[[str, Mapping[str, Sequence[Any]], int], list[dict]] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class Study:
         table: ordered (key, header, format spec) for ``landscope show``.
         plot: (summary, out_dir) -> paths of the figures written.
         validate: (config) -> None, raises ValueError for combinations not allowed.
+        make_problem: (config) -> the cell's ``Problem`` in float64 on the CPU, whose
+            parameter rows are the stored ``params``; lets ``landscope spectrum`` rebuild
+            a stored run's objective. None when the study has none.
     """
 
     name: str
@@ -83,6 +94,7 @@ class Study:
     table: tuple[tuple[str, str, str], ...]
     plot: Callable[[list[dict], Path], list[Path]]
     validate: Callable[[dict], None] | None = None
+    make_problem: Callable[[dict], Problem] | None = None
 
     @property
     def table_name(self) -> str:

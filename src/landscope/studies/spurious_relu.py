@@ -289,4 +289,5 @@ STUDY = Study(
     table=TABLE,
     plot=plot,
     validate=_validate,
+    make_problem=make_problem,
 )

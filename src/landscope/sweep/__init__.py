@@ -1,5 +1,6 @@
 """Running studies: the results store, resume after interruption, progress."""
 
+from .lookup import stored_run
 from .runner import BOOKKEEPING_COLUMNS, RunReport, plot_study, run_study, show_study, study_schema
 from .store import STORE_FILE, ResultStore, check_out_dir
 
@@ -12,5 +13,6 @@ __all__ = [
     "plot_study",
     "run_study",
     "show_study",
+    "stored_run",
     "study_schema",
 ]

@@ -159,6 +159,41 @@ def _progress_bars(enabled: bool) -> Progress:
     )
 
 
+def _run_cells(
+    study: Study,
+    cells: Mapping[str, Mapping[str, Any]],
+    seeds: int,
+    store: ResultStore,
+    ctx: RunContext,
+    dev: str,
+    dt: str,
+) -> tuple[int, int]:
+    """Compute and store the missing seeds of ``cells`` (hash -> config); (cells run, rows)."""
+    schema = study_schema(study)
+    cells_run = rows_written = 0
+    for h, cell in cells.items():
+        done = store.done_seeds(study.table_name, h)
+        missing = [s for s in range(seeds) if s not in done]
+        if not missing:
+            continue
+        t_cell = time.perf_counter()
+        rows = study.run_cell(dict(cell), missing, ctx)
+        wall = time.perf_counter() - t_cell
+        _check_rows(study, rows, missing, cell)
+        extra = {
+            **cell,
+            "config_hash": h,
+            "study": study.name,
+            "version": __version__,
+            "device": dev,
+            "dtype": dt,
+            "cell_wall_s": wall,
+        }
+        rows_written += store.write_cell(study.table_name, schema, [{**r, **extra} for r in rows])
+        cells_run += 1
+    return cells_run, rows_written
+
+
 def run_study(
     study: Study,
     overrides: Mapping[str, Sequence[Any]] | None,
@@ -195,7 +230,7 @@ def run_study(
     cells = study.cells(overrides)
     dev = str(resolve_device(device))
     dt = str(resolve_dtype(dtype)).removeprefix("torch.")
-    schema = study_schema(study)
+    study_schema(study)  # a bad column declaration fails before anything is computed
     # The same configuration given twice (--set k=6,6) is one cell.
     unique: dict[str, dict] = {}
     for cell in cells:
@@ -209,28 +244,28 @@ def run_study(
         def hook(done: int, total: int, text: str) -> None:
             bars.update(one_cell, completed=done, total=total, note=text)
 
+        def require(name: str, req_overrides: Mapping[str, Sequence[Any]], n: int) -> list[dict]:
+            from ..studies import get_study
+
+            other = get_study(name)
+            req_cells: dict[str, dict] = {}
+            for c in other.cells(req_overrides):
+                req_cells.setdefault(config_hash(other.name, c), c)
+            ctx = RunContext(dev, dt, progress=hook, require=require)
+            _run_cells(other, req_cells, _check_seeds(n), store, ctx, dev, dt)
+            wanted = set(req_cells)
+            return [
+                r
+                for r in store.rows(other.table_name, exclude=())
+                if r["config_hash"] in wanted and r["seed"] < n
+            ]
+
+        ctx = RunContext(dev, dt, progress=hook, require=require)
         for h, cell in unique.items():
-            done = store.done_seeds(study.table_name, h)
-            missing = [s for s in range(seeds) if s not in done]
-            if missing:
-                bars.reset(one_cell, total=None, description=_cell_label(cell), note="")
-                t_cell = time.perf_counter()
-                rows = study.run_cell(dict(cell), missing, RunContext(dev, dt, progress=hook))
-                wall = time.perf_counter() - t_cell
-                _check_rows(study, rows, missing, cell)
-                extra = {
-                    **cell,
-                    "config_hash": h,
-                    "study": study.name,
-                    "version": __version__,
-                    "device": dev,
-                    "dtype": dt,
-                    "cell_wall_s": wall,
-                }
-                rows_written += store.write_cell(
-                    study.table_name, schema, [{**r, **extra} for r in rows]
-                )
-                cells_run += 1
+            bars.reset(one_cell, total=None, description=_cell_label(cell), note="")
+            ran, written = _run_cells(study, {h: cell}, seeds, store, ctx, dev, dt)
+            cells_run += ran
+            rows_written += written
             bars.advance(all_cells)
     return RunReport(
         cells_total=len(unique),

@@ -1,0 +1,62 @@
+"""Spectrum figures: an SLQ density with its band and exact rug, and a stem plot."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from landscope.plot import density_figure, stem_figure
+from landscope.spectrum import Density
+
+DT = torch.float64
+
+
+def _density(R: int = 2, probes: int = 3) -> Density:
+    gen = torch.Generator().manual_seed(0)
+    nodes, _ = torch.sort(torch.randn(R, probes, 5, generator=gen, dtype=DT), dim=-1)
+    w = torch.rand(R, probes, 5, generator=gen, dtype=DT)
+    return Density(nodes=nodes, weights=w / w.sum(-1, keepdim=True), n_params=5)
+
+
+@pytest.mark.parametrize("logy", [True, False])
+def test_density_figure_writes_png_and_svg(tmp_path: Path, logy: bool) -> None:
+    d = _density()
+    exact = torch.linspace(-1.0, 1.0, 5, dtype=DT)
+    paths = density_figure(d, tmp_path / "sub" / "dens", exact=exact, row=1, logy=logy, title="t")
+    assert paths == [tmp_path / "sub" / "dens.png", tmp_path / "sub" / "dens.svg"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    # an explicit grid and sigma, and a single probe (no band)
+    one = Density(d.nodes[:, :1], d.weights[:, :1], 5)
+    density_figure(one, tmp_path / "one", grid=torch.linspace(-3, 3, 50), sigma=0.3)
+    assert (tmp_path / "one.svg").stat().st_size > 0
+
+
+def test_svg_is_reproducible(tmp_path: Path) -> None:
+    d = _density()
+    a = density_figure(d, tmp_path / "a")[1].read_bytes()
+    b = density_figure(d, tmp_path / "b")[1].read_bytes()
+    assert a == b
+
+
+def test_density_figure_bad_row(tmp_path: Path) -> None:
+    d = _density()
+    with pytest.raises(ValueError, match=r"row must be an integer in 0\.\.1, got 2"):
+        density_figure(d, tmp_path / "x", row=2)
+    nan = Density(torch.full_like(d.nodes, math.nan), d.weights, 5)
+    with pytest.raises(ValueError, match="row 0 of the density is not finite"):
+        density_figure(nan, tmp_path / "x")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_stem_figure(tmp_path: Path) -> None:
+    eigs = torch.tensor([[2.0, -1.0, 0.0, 0.5, -0.25]], dtype=DT)
+    paths = stem_figure(eigs, tmp_path / "stem", title="saddle")
+    assert all(p.stat().st_size > 0 for p in paths)
+    stem_figure(torch.tensor([1.0, 2.0]), tmp_path / "pos")  # no negative stems
+    with pytest.raises(ValueError, match=r"eigs has shape \(2, 2\)"):
+        stem_figure(torch.zeros(2, 2), tmp_path / "bad")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        stem_figure(torch.tensor([1.0, math.inf]), tmp_path / "bad")
