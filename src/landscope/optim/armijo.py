@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch
 
 from ..problems import Problem
+from ._linesearch import armijo_accepts
 from .minimize import MinimizeResult, _Outcomes
 
 __all__ = ["gd_armijo"]
@@ -98,7 +99,7 @@ def gd_armijo(
         # first trial on every active row at once (most rows accept it) ...
         trial = theta - t[:, None] * g
         lt = prob.loss(trial)
-        accepted = torch.isfinite(lt) & (lt <= loss - c1 * t * gg) & (trial != theta).any(1)
+        accepted = armijo_accepts(lt, loss, t, -gg, trial, theta, c1)
         new_theta = torch.where(accepted[:, None], trial, theta)
         new_loss = torch.where(accepted, lt, loss)
         t = torch.where(accepted, t, 0.5 * t)
@@ -109,11 +110,7 @@ def gd_armijo(
             pend = torch.nonzero(~accepted).flatten()
             trial = theta[pend] - t[pend, None] * g[pend]
             lt = _sub(prob, pend).loss(trial)
-            ok = (
-                torch.isfinite(lt)
-                & (lt <= loss[pend] - c1 * t[pend] * gg[pend])
-                & (trial != theta[pend]).any(1)
-            )
+            ok = armijo_accepts(lt, loss[pend], t[pend], -gg[pend], trial, theta[pend], c1)
             sel = pend[ok]
             new_theta[sel], new_loss[sel] = trial[ok], lt[ok]
             accepted[sel] = True

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 
 from ..problems import Problem
+from ._linesearch import armijo_accepts
 from .minimize import MinimizeResult, _Outcomes
 
 __all__ = ["lbfgs"]
@@ -131,14 +132,7 @@ def lbfgs(
                 break
             trial = theta[pend] + t[pend, None] * d[pend]
             lt = problem.loss(trial)
-            # and the point must move: once F no longer resolves a decrease in floating
-            # point, halving t ends in a null step theta + t d == theta that Armijo (with
-            # equality) would accept forever; such a row is stuck instead
-            ok = (
-                torch.isfinite(lt)
-                & (lt <= loss[pend] + c1 * t[pend] * slope[pend])
-                & (trial != theta[pend]).any(1)
-            )
+            ok = armijo_accepts(lt, loss[pend], t[pend], slope[pend], trial, theta[pend], c1)
             sel = pend[ok]
             new_theta[sel], new_loss[sel] = trial[ok], lt[ok]
             accepted[sel] = True
