@@ -80,6 +80,28 @@ def test_leaky_relu_bad_slope(text: str) -> None:
         acts.get(f"leaky_relu:{text}")
 
 
+def test_softplus_sharpness_from_name() -> None:
+    act = acts.get("softplus:4")
+    assert act.name == "softplus:4"
+    assert acts.get("softplus:1").name == "softplus"
+    z = torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64)
+    expected = torch.log1p(torch.exp(4 * z)) / 4
+    assert_close(act.phi(z), expected, rtol=1e-15, atol=0, what="softplus:4")
+    # log(1 + e^(b z)) / b - relu(z) lies in (0, log(2) / b], the maximum at z = 0; in
+    # floating point the gap at large z is z(1 + eps) - z, so >= -1 ulp of 5
+    zz = torch.linspace(-5, 5, 1001, dtype=torch.float64)
+    for beta in (1.0, 4.0, 50.0):
+        gap = acts.get(f"softplus:{beta:g}").phi(zz) - torch.relu(zz)
+        assert float(gap.min()) >= -1e-15
+        assert abs(float(gap.max()) - math.log(2) / beta) < 1e-15
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-1", "nan", "inf", "1e4", ""])
+def test_softplus_bad_sharpness(text: str) -> None:
+    with pytest.raises(ValueError, match="beta"):
+        acts.get(f"softplus:{text}")
+
+
 def _softsign_phi(z: torch.Tensor) -> torch.Tensor:
     return z / (1 + z.abs())
 
@@ -144,7 +166,7 @@ def test_register_rejects_bad_input(name, phi, dphi) -> None:
     assert acts.names() == BUILTINS
 
 
-@pytest.mark.parametrize("name", [*BUILTINS, "leaky_relu:0.2"])
+@pytest.mark.parametrize("name", [*BUILTINS, "leaky_relu:0.2", "softplus:4"])
 def test_derivatives_match_autograd(name: str) -> None:
     act = acts.get(name)
     z = grid_off_kinks(act.kinks)

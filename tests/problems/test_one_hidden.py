@@ -33,6 +33,7 @@ PHI = {
     "sigmoid": lambda z: 1.0 / (1.0 + torch.exp(-z)),
     "softplus": lambda z: torch.log1p(torch.exp(z)),
     "leaky_relu": lambda z: torch.maximum(z, 0.01 * z),
+    "softplus:4": lambda z: torch.log1p(torch.exp(4 * z)) / 4,
 }
 ACTS = list(PHI)
 
@@ -112,7 +113,7 @@ def jvp_ready() -> None:
         importlib.import_module("torch._decomp.decompositions_for_jvp")
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh", "squared_relu", "sigmoid"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "squared_relu", "sigmoid", "softplus:4"])
 def test_hessian_and_hvp_match_autograd(act: str, jvp_ready: None) -> None:
     p, prob = _problem(act, d=3, k=2, n=30)
     theta = _points(prob, p, seed=11)
@@ -132,6 +133,26 @@ def test_hessian_and_hvp_match_autograd(act: str, jvp_ready: None) -> None:
         assert_close(prob.hvp(theta, vec)[r], hv, **AUTOGRAD, what=f"{act} hvp row {r}")
     if act in ("tanh", "sigmoid"):  # smooth: the phi'' term is present and nonzero
         assert float(H.abs().max()) > 1e-3
+
+
+def test_shared_data_hessian_and_hvp_match_autograd(jvp_ready: None) -> None:
+    """One data set for many rows (the least-symmetry study's setting)."""
+    p, _ = _problem("softplus:4", seeds=(0,), d=4, k=3, n=50)
+    prob = OneHiddenRegression(p.X[0], p.y[0], p.v[0], "softplus:4")
+    theta = torch.randn(5, 12, generator=_gen(7), dtype=DT)
+    vec = torch.randn(5, 12, generator=_gen(8), dtype=DT)
+    H = prob.hessian(theta)
+    assert H.shape == (5, 12, 12)
+    hv = prob.hvp(theta, vec)
+    for r in range(5):
+
+        def f(th):
+            return _reference_loss(th.reshape(3, 4), p.X[0], p.y[0], p.v[0], "softplus:4")
+
+        # same O(1) factors as above: agreement to rounding
+        assert_close(H[r], torch.autograd.functional.hessian(f, theta[r]), **AUTOGRAD,
+                     what=f"shared Hessian row {r}")  # fmt: skip
+        assert_close(hv[r], H[r] @ vec[r], **AUTOGRAD, what=f"shared hvp row {r}")
 
 
 def test_select_gives_the_rows_of_the_full_problem() -> None:
@@ -163,13 +184,12 @@ def test_init_shapes_and_scale() -> None:
 
 
 def test_hessian_first_call_under_warnings_as_errors() -> None:
-    """``hessian`` goes through torch.func (forward over reverse AD). torch 2.13 loads its
-    forward-AD decompositions lazily, through the deprecated ``torch.jit.script``, on the
-    first jvp in a process; under ``-W error`` (this project's pytest setting) that
-    DeprecationWarning aborts the import, and every later call fails the same way.
-    ``ModuleLoss.hessian`` preloads the module quietly (``_load_jvp_decompositions``);
-    ``OneHiddenRegression.hessian`` does not. A fresh interpreter shows it independently of
-    which test loaded the module first in this one."""
+    """Any forward-AD use in ``hessian`` would trip torch 2.13's lazy, deprecated load of its
+    forward-AD decompositions (through ``torch.jit.script``) on the first jvp in a
+    process; under ``-W error`` (this project's pytest setting) that DeprecationWarning
+    aborts the import. ``hessian`` is now in closed form; this guards against a return to
+    torch.func without the quiet preload (``_load_jvp_decompositions``). A fresh
+    interpreter shows it independently of which test loaded the module first here."""
     code = (
         "from landscope.problems import planted, OneHiddenRegression\n"
         "p = planted(3, 2, 2.0, 10, [0], 'tanh')\n"

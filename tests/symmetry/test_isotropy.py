@@ -238,3 +238,25 @@ def test_delta_s19_is_fast_and_exact() -> None:
 def test_bad_input(W: np.ndarray, kw: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         isotropy(W, **kw)
+
+
+def test_col_blocks_confine_the_column_permutations() -> None:
+    """Q may only permute columns inside a block (inputs with Q Sigma Q' = Sigma)."""
+    W = np.eye(6)
+    iso = isotropy(W, "SnxSd", col_blocks=[0, 0, 0, 1, 1, 1])
+    assert (iso.name, iso.order) == ("Delta(S_3 x S_3)", 36)
+    assert iso.col_orbits == [[0, 1, 2], [3, 4, 5]]
+    # labels are names, not positions: any two distinct values split the same way
+    assert isotropy(W, "SnxSd", col_blocks=["b", "b", "b", "a", "a", "a"]).order == 36
+    assert isotropy(W, "SnxSd", col_blocks=[0] * 6).order == 720
+    for p, q in isotropy(W, "SnxSd", col_blocks=[0, 0, 0, 1, 1, 1]).generators:
+        assert all((j < 3) == (q[j] < 3) for j in range(6))
+        assert np.array_equal(W[np.ix_(p, q)], W)
+
+
+@pytest.mark.parametrize(
+    ("group", "blocks"), [("SnxSd", [0, 0, 1]), ("Sn", [0] * 6), ("SnxSd", [0] * 7)]
+)
+def test_col_blocks_errors(group, blocks) -> None:
+    with pytest.raises(ValueError, match="col_blocks needs group 'SnxSd' and one label"):
+        isotropy(np.eye(6), group, col_blocks=blocks)

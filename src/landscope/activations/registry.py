@@ -6,7 +6,8 @@ integrals can be split there and stay exact instead of smoothing the kink away.
 
 Names: ``relu``, ``leaky_relu`` (slope 0.01; ``leaky_relu:0.2`` for another slope),
 ``squared_relu``, ``tanh``, ``sigmoid``, ``erf`` (phi = erf(z / sqrt 2), so that
-phi' is the standard normal density up to a constant), ``softplus``, ``gelu`` (exact,
+phi' is the standard normal density up to a constant), ``softplus`` (``softplus:4`` for
+log(1 + e^(4 z)) / 4, sharper), ``gelu`` (exact,
 z Phi(z)), ``linear``, ``quadratic``; and user-defined ones through :func:`register`.
 
 Conventions at a kink: torch's (relu'(0) = 0). Gaussian integrals do not see a single
@@ -70,6 +71,20 @@ def _leaky(slope: float) -> Activation:
     )
 
 
+def _softplus(beta: float) -> Activation:
+    b = float(beta)
+    return Activation(
+        name="softplus" if b == 1.0 else f"softplus:{b:g}",
+        # logaddexp, not F.softplus: the latter returns z exactly for z > 20, which is
+        # off by up to e^-20 and inconsistent with phi' = sigmoid there
+        phi=lambda z: torch.logaddexp(b * z, torch.zeros_like(z)) / b,
+        dphi=lambda z: torch.sigmoid(b * z),
+        ddphi=lambda z: b * _sigmoid_d(b * z),
+        description="log(1 + e^z)" if b == 1.0 else f"log(1 + e^({b:g} z)) / {b:g}",
+        builtin=True,
+    )
+
+
 def _sigmoid_d(z: torch.Tensor) -> torch.Tensor:
     s = torch.sigmoid(z)
     return s * (1 - s)
@@ -125,15 +140,7 @@ def _builtins() -> dict[str, Activation]:
             lambda z: -2 * z * _normal_pdf(z),
             description="erf(z / sqrt 2)",
         ),
-        Activation(
-            "softplus",
-            # logaddexp, not F.softplus: the latter returns z exactly for z > 20, which is
-            # off by up to e^-20 and inconsistent with phi' = sigmoid there
-            lambda z: torch.logaddexp(z, torch.zeros_like(z)),
-            torch.sigmoid,
-            _sigmoid_d,
-            description="log(1 + e^z)",
-        ),
+        _softplus(1.0),
         Activation(
             "gelu",
             lambda z: z * _normal_cdf(z),
@@ -175,7 +182,10 @@ def names() -> list[str]:
 
 
 def get(name: str | Activation) -> Activation:
-    """The activation called ``name`` (``leaky_relu:0.2`` sets the leaky slope).
+    """The activation called ``name``.
+
+    ``leaky_relu:0.2`` sets the leaky slope; ``softplus:4`` is log(1 + e^(4 z)) / 4, a
+    smooth ReLU that approaches relu as beta grows.
 
     Raises:
         ValueError: one sentence naming the known activations.
@@ -193,6 +203,17 @@ def get(name: str | Activation) -> Activation:
         if not (math.isfinite(slope) and 0 <= slope < 1):
             raise ValueError(f"leaky ReLU slope must be a number in [0, 1); got {text!r}.")
         return _leaky(slope)
+    if isinstance(name, str) and name.startswith("softplus:"):
+        text = name.split(":", 1)[1]
+        try:
+            beta = float(text)
+        except ValueError:
+            beta = math.nan
+        if not (math.isfinite(beta) and 0 < beta <= 1e3):
+            raise ValueError(
+                f"softplus sharpness beta must be a number in (0, 1000]; got {text!r}."
+            )
+        return _softplus(beta)
     known = ", ".join(_REGISTRY)
     raise ValueError(f"unknown activation {name!r}; known activations: {known}.")
 

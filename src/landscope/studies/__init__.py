@@ -7,6 +7,7 @@ __all__ = ["Param", "RunContext", "Study", "config_hash", "get_study", "parse_va
 
 def studies() -> dict[str, Study]:
     """All registered studies by name (built on each call: no module-level state)."""
+    from .least_symmetry import STUDY as least_symmetry
     from .quadratic_deep import STUDY as quadratic_deep
     from .quadratic_nets import STUDY as quadratic_nets
     from .recovery import STUDY as recovery
@@ -15,7 +16,14 @@ def studies() -> dict[str, Study]:
 
     return {
         s.name: s
-        for s in (spurious_relu, spurious_spectra, quadratic_nets, quadratic_deep, recovery)
+        for s in (
+            spurious_relu,
+            spurious_spectra,
+            least_symmetry,
+            quadratic_nets,
+            quadratic_deep,
+            recovery,
+        )
     }
 
 

@@ -143,7 +143,9 @@ def _isotropy_colored(C: np.ndarray, col_cells: np.ndarray, d: int) -> Isotropy:
     )
 
 
-def isotropy(W: object, group: Group = "SnxSd", tol: float = 1e-6) -> Isotropy:
+def isotropy(
+    W: object, group: Group = "SnxSd", tol: float = 1e-6, col_blocks: object = None
+) -> Isotropy:
     """The isotropy group of W under ``group``.
 
     Args:
@@ -151,6 +153,10 @@ def isotropy(W: object, group: Group = "SnxSd", tol: float = 1e-6) -> Isotropy:
         group: ``"SnxSd"`` (W -> P W Q') or ``"Sn"`` (W -> P W, rows only).
         tol: entries a, b count as equal when |a - b| <= tol * max(1, max|W|) (clusters
             of such entries, single linkage; see ``landscope.symmetry._colors``).
+        col_blocks: with ``"SnxSd"``, a label per column (d,): Q may only permute columns
+            within a block. For inputs x ~ N(0, Sigma) the loss is invariant under the
+            permutations Q with Q Sigma Q' = Sigma only, e.g. the blocks of a Sigma that
+            is diagonal with two variances. None: one block (Q free).
 
     Returns:
         Isotropy: name, exact order, row and column orbits, generators.
@@ -163,6 +169,14 @@ def isotropy(W: object, group: Group = "SnxSd", tol: float = 1e-6) -> Isotropy:
     C = colors(A, check_tol(tol))
     d = A.shape[1]
     col_cells = np.zeros(d, dtype=np.int64) if group == "SnxSd" else np.arange(d)
+    if col_blocks is not None:
+        labels = np.asarray(col_blocks).ravel()
+        if group != "SnxSd" or labels.shape != (d,):
+            raise ValueError(
+                f"col_blocks needs group 'SnxSd' and one label per column ({d}), got "
+                f"{labels.shape[0]} labels with group {group!r}."
+            )
+        col_cells = np.unique(labels, return_inverse=True)[1].astype(np.int64)
     return _isotropy_colored(C, col_cells, d)
 
 
