@@ -6,6 +6,7 @@ from . import activations, symmetry
 from .convex import lifted_least_squares, network_from_matrix
 from .critical import Certificate, Tolerances, certify
 from .init import TensorInit, align_signs, tensor_init
+from .kernels import empirical_ntk, lambda_0, ntk_gram
 from .optim import GD, Adam, gd_armijo, lbfgs, levenberg_marquardt, minimize, newton_polish
 from .problems import (
     DeepQuadraticNet,
@@ -43,6 +44,9 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "empirical_ntk",
+    "lambda_0",
+    "ntk_gram",
     "dense_spectrum",
     "extremal_eigs",
     "slq",

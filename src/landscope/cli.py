@@ -29,7 +29,7 @@ from .spectrum import (
     summarize_spectrum,
     trace,
 )
-from .studies import Study, parse_values, studies
+from .studies import Study, config_hash, parse_values, studies
 from .sweep import plot_study, run_study, show_study, stored_run
 
 __all__ = ["main"]
@@ -117,6 +117,27 @@ def _build_parser() -> argparse.ArgumentParser:
         default="0.1,1,10",
         help="comma-separated sigmas for the rho columns (default: 0.1,1,10)",
     )
+
+    ntk = sub.add_parser(
+        "ntk",
+        help="lambda_0 and the spectrum of a data set's infinite-width kernel (H-infinity)",
+    )
+    ntk.add_argument(
+        "--data",
+        default="sphere",
+        help="sphere (uniform on the unit sphere), digits (scikit-learn's, rows of unit "
+        "norm), or a .npy / .csv file holding an (n, d) array (default: sphere)",
+    )
+    ntk.add_argument(
+        "--n", type=int, default=None, help="points (default: 100; a file: all its rows)"
+    )
+    ntk.add_argument("--d", type=int, default=10, help="sphere: dimension (default: 10)")
+    ntk.add_argument("--seed", type=int, default=0, help="sphere: random seed (default: 0)")
+    ntk.add_argument("--activation", default="relu", help="a registered activation (default: relu)")
+    ntk.add_argument("--kind", choices=("h_inf", "ntk", "nngp"), default="h_inf")
+    ntk.add_argument("--depth", type=int, default=1, help="hidden layers (default: 1)")
+    ntk.add_argument("--k", type=int, default=5, help="eigenvalues shown per end (default: 5)")
+    ntk.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
 
@@ -189,6 +210,49 @@ def _activations(fmt: str, sigma_text: str) -> int:
             else:
                 cells.append("-" if v is None else str(v))
         table.add_row(*cells)
+    Console(width=200).print(table)
+    return 0
+
+
+def _ntk(args: argparse.Namespace) -> int:
+    """``landscope ntk``: lambda_0 and both ends of the spectrum of a data set's kernel."""
+    from . import kernels
+
+    for flag, value in (("--n", args.n), ("--d", args.d), ("--k", args.k)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be a positive integer; got {value}.")
+    if args.data == "sphere":
+        X = kernels.sphere(100 if args.n is None else args.n, args.d, seed=args.seed)
+    elif args.data == "digits":
+        X = kernels.digits(100 if args.n is None else args.n)
+    elif args.data.lower().endswith((".npy", ".csv")):
+        X = kernels.load_points(args.data, args.n)
+    else:
+        raise ValueError(f"--data takes sphere, digits, or a .npy or .csv file; got {args.data!r}.")
+    K = kernels.ntk_gram(X, args.activation, args.kind, args.depth)
+    summary = kernels.spectrum_summary(kernels.kernel_spectrum(K), min(args.k, X.shape[0]))
+    report = {
+        "data": args.data,
+        "activation": args.activation,
+        "kind": args.kind,
+        "depth": args.depth,
+        "d": int(X.shape[1]),
+        **summary.as_dict(),
+    }
+    if args.format == "json":
+        print(json.dumps(_jsonable(report), indent=2))
+        return 0
+    name = {"h_inf": "H-infinity", "ntk": "NTK", "nngp": "NNGP kernel"}[args.kind]
+    table = Table(title=f"{name} of {args.data} ({args.activation}, depth {args.depth})")
+    table.add_column("quantity", justify="left")
+    table.add_column("value", justify="right")
+    table.add_row("n", str(report["n"]))
+    table.add_row("d", str(report["d"]))
+    table.add_row("lambda_0", f"{summary.lambda_0:.6g}")
+    table.add_row("lambda_max", f"{summary.lambda_max:.6g}")
+    table.add_row("condition", f"{summary.condition:.6g}")
+    table.add_row("smallest", ", ".join(f"{v:.6g}" for v in summary.smallest))
+    table.add_row("largest", ", ".join(f"{v:.6g}" for v in summary.largest))
     Console(width=200).print(table)
     return 0
 
@@ -318,7 +382,9 @@ def _spectrum(study: Study, args: argparse.Namespace) -> int:
         "grad_norm": float(torch.linalg.vector_norm(grad[0])),
         "verdict": row.get("verdict"),
     }
-    stem = Path(args.out) / "figures" / f"spectrum-{study.name}-{args.seed}"
+    # the cell's hash in the name: runs of different cells may share a seed
+    cell = str(row.get("config_hash") or config_hash(cfg))[:8]
+    stem = Path(args.out) / "figures" / f"spectrum-{study.name}-{cell}-seed{args.seed}"
     title = f"{study.name}, seed {args.seed}: " + ", ".join(f"{k}={v}" for k, v in cfg.items())
     if P <= args.max_dense:
         eigs = dense_spectrum(problem, theta, max_dense=args.max_dense)[0]
@@ -398,6 +464,8 @@ def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study]) -> int:
         return 0
     if args.command == "activations":
         return _activations(args.format, args.sigma)
+    if args.command == "ntk":
+        return _ntk(args)
 
     study = _lookup(registry, args.study)
     if args.command == "run":

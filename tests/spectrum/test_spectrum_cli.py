@@ -89,7 +89,8 @@ def test_dense_report_and_stem_figure(store: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "exact spectrum (dense eigvalsh)" in out and "distinct to 1e-06" in out
     for suffix in ("png", "svg"):
-        assert (store / "figures" / f"spectrum-spurious-relu-0.{suffix}").stat().st_size > 0
+        (fig,) = (store / "figures").glob(f"spectrum-spurious-relu-*-seed0.{suffix}")
+        assert fig.stat().st_size > 0
 
 
 def test_dense_json_matches_an_independent_eigensolver(store: Path, capsys) -> None:
@@ -154,7 +155,8 @@ def test_lanczos_report_agrees_with_dense(store: Path, capsys) -> None:
     assert abs(rep["trace"] - ev.sum()) <= 6 * rep["trace_stderr"]
     assert abs(rep["slq_mean"] - ev.mean()) <= 6 * rep["slq_mean_stderr"]
     assert abs(rep["slq_second_moment"] - (ev**2).mean()) <= 6 * rep["slq_second_moment_stderr"]
-    assert (store / "figures" / "spectrum-spurious-relu-2.png").stat().st_size > 0
+    (fig,) = (store / "figures").glob("spectrum-spurious-relu-*-seed2.png")
+    assert fig.stat().st_size > 0
 
 
 def test_table_report_of_the_lanczos_path(store: Path, capsys) -> None:
@@ -230,3 +232,12 @@ def test_no_store_and_no_make_problem(tmp_path: Path, store: Path, capsys) -> No
         "study 'spurious-relu' cannot rebuild the problem of a stored run (it has no "
         "make_problem), so spectrum does not apply to it."
     )
+
+
+def test_figures_of_two_cells_with_one_seed_do_not_collide(store: Path, capsys) -> None:
+    """Seed 0 of the two stored cells (k = 6 and k = 3): two figures, named by cell hash."""
+    for k in (6, 3):
+        args = ["spectrum", "spurious-relu", "--out", str(store), "--seed", "0"]
+        assert main([*args, "--set", f"k={k}", "--set", "extra=0"]) == 0
+    capsys.readouterr()
+    assert len(list((store / "figures").glob("spectrum-spurious-relu-*-seed0.png"))) == 2

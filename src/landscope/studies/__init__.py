@@ -7,7 +7,9 @@ __all__ = ["Param", "RunContext", "Study", "config_hash", "get_study", "parse_va
 
 def studies() -> dict[str, Study]:
     """All registered studies by name (built on each call: no module-level state)."""
+    from .beyond_ntk import STUDY as beyond_ntk
     from .least_symmetry import STUDY as least_symmetry
+    from .ntk_convergence import STUDY as ntk_convergence
     from .quadratic_deep import STUDY as quadratic_deep
     from .quadratic_nets import STUDY as quadratic_nets
     from .recovery import STUDY as recovery
@@ -23,6 +25,8 @@ def studies() -> dict[str, Study]:
             quadratic_nets,
             quadratic_deep,
             recovery,
+            ntk_convergence,
+            beyond_ntk,
         )
     }
 

@@ -1,0 +1,57 @@
+"""Neural tangent kernels: infinite-width Gram matrices, lambda_0, and the empirical NTK.
+
+``ntk_gram(X, activation, kind, depth)`` is Du et al.'s H-infinity (``kind="h_inf"``),
+the NNGP kernel or the NTK of a fully connected net in NTK parameterization: closed forms
+for relu, leaky_relu, squared_relu and erf, quadrature for every other registered
+activation. ``empirical_ntk(model, X)`` is the finite-width kernel J J' of any module.
+
+>>> import landscope as ls
+>>> X = ls.kernels.sphere(20, 5, seed=0)
+>>> ls.lambda_0(X) > 0   # no two points parallel: H-infinity is positive definite
+True
+"""
+
+from ._bivariate import ANGULAR_NODES, RADIAL_NODES
+from .analytic import (
+    KINDS,
+    KernelSpectrum,
+    kernel_spectrum,
+    lambda_0,
+    ntk_cross,
+    ntk_gram,
+    spectrum_summary,
+)
+from .datasets import digits, load_points, sphere
+from .dynamics import (
+    Dynamics,
+    bound,
+    empirical_rate,
+    record_schedule,
+    train_two_layer,
+    two_layer_gram,
+    two_layer_init,
+)
+from .empirical import empirical_ntk
+
+__all__ = [
+    "ANGULAR_NODES",
+    "Dynamics",
+    "bound",
+    "empirical_rate",
+    "ntk_cross",
+    "record_schedule",
+    "train_two_layer",
+    "two_layer_gram",
+    "two_layer_init",
+    "KINDS",
+    "RADIAL_NODES",
+    "KernelSpectrum",
+    "digits",
+    "empirical_ntk",
+    "kernel_spectrum",
+    "lambda_0",
+    "load_points",
+    "ntk_gram",
+    "sphere",
+    "spectrum_summary",
+]
