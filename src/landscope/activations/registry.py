@@ -176,6 +176,14 @@ def _builtins() -> dict[str, Activation]:
 _REGISTRY: dict[str, Activation] = _builtins()
 
 
+# parameterized families "name:value": (constructor, allowed values, the rule in words)
+_FAMILIES = {
+    "leaky_relu": (_leaky, lambda a: 0 <= a < 1, "leaky ReLU slope must be a number in [0, 1)"),
+    "softplus": (_softplus, lambda b: 0 < b <= 1e3,
+                 "softplus sharpness beta must be a number in (0, 1000]"),
+}  # fmt: skip
+
+
 def names() -> list[str]:
     """Registered activation names, built-ins first, in registration order."""
     return list(_REGISTRY)
@@ -194,26 +202,16 @@ def get(name: str | Activation) -> Activation:
         return name
     if name in _REGISTRY:
         return _REGISTRY[name]
-    if isinstance(name, str) and name.startswith("leaky_relu:"):
-        text = name.split(":", 1)[1]
+    family, _, text = name.partition(":") if isinstance(name, str) else ("", "", "")
+    if family in _FAMILIES:
+        make, ok, what = _FAMILIES[family]
         try:
-            slope = float(text)
+            value = float(text)
         except ValueError:
-            slope = math.nan
-        if not (math.isfinite(slope) and 0 <= slope < 1):
-            raise ValueError(f"leaky ReLU slope must be a number in [0, 1); got {text!r}.")
-        return _leaky(slope)
-    if isinstance(name, str) and name.startswith("softplus:"):
-        text = name.split(":", 1)[1]
-        try:
-            beta = float(text)
-        except ValueError:
-            beta = math.nan
-        if not (math.isfinite(beta) and 0 < beta <= 1e3):
-            raise ValueError(
-                f"softplus sharpness beta must be a number in (0, 1000]; got {text!r}."
-            )
-        return _softplus(beta)
+            value = math.nan
+        if not (math.isfinite(value) and ok(value)):
+            raise ValueError(f"{what}; got {text!r}.")
+        return make(value)
     known = ", ".join(_REGISTRY)
     raise ValueError(f"unknown activation {name!r}; known activations: {known}.")
 
