@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import activations, symmetry
+from . import activations, connect, symmetry
 from .convex import lifted_least_squares, network_from_matrix
 from .critical import Certificate, Tolerances, certify
 from .init import TensorInit, align_signs, tensor_init
@@ -44,6 +44,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "connect",
     "empirical_ntk",
     "lambda_0",
     "ntk_gram",

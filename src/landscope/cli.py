@@ -108,6 +108,35 @@ def _build_parser() -> argparse.ArgumentParser:
     spec.add_argument("--slq-probes", type=int, default=10, help="SLQ: start vectors (default: 10)")
     spec.add_argument("--steps", type=int, default=30, help="SLQ: Lanczos steps (default: 30)")
 
+    con = sub.add_parser(
+        "connect",
+        help="a path between two stored runs of one cell: loss along it, barrier, length",
+    )
+    con.add_argument("study", metavar="STUDY")
+    con.add_argument("seed_a", metavar="A", type=int, help="seed of the first stored run")
+    con.add_argument("seed_b", metavar="B", type=int, help="seed of the second stored run")
+    con.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    con.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="pin the runs' cell: one value per parameter, as many as the store needs",
+    )
+    con.add_argument(
+        "--method",
+        choices=("linear", "string", "neb", "bezier", "chain"),
+        default="linear",
+        help="straight segment, dynamic string sampling (needs --level), nudged elastic "
+        "band with climbing image, or a fitted Bezier curve / one-bend chain (default: linear)",
+    )
+    con.add_argument("--level", type=float, default=None, help="loss level L0 (string: needed)")
+    con.add_argument(
+        "--align", action="store_true", help="permute B's hidden units to match A's first"
+    )
+    con.add_argument("--format", choices=("table", "json"), default="table")
+
     acts = sub.add_parser(
         "activations", help="rho(sigma) and the properties P1-P3 of every registered activation"
     )
@@ -334,25 +363,28 @@ def _print_summary(study: Study, summary: list[dict], fmt: str) -> None:
 
 def _spectrum_point(study: Study, args: argparse.Namespace):
     """The stored run's configuration, rebuilt problem and (1, P) parameter row."""
+    return _stored_point(study, args.out, args.sets, args.seed, args.command)
+
+
+def _stored_point(study: Study, out: str, sets: Sequence[str], seed: int, command: str):
+    """(row, cfg, problem, (1, P) row) of the stored run ``seed`` of the pinned cell."""
     pins = {}
-    for key, values in parse_sets(study, args.sets).items():
+    for key, values in parse_sets(study, sets).items():
         if len(values) != 1:
             raise ValueError(
-                f"--set {key} gives {len(values)} values; spectrum takes one value per parameter."
+                f"--set {key} gives {len(values)} values; {command} takes one value per parameter."
             )
         pins[key] = values[0]
     if study.make_problem is None:
         raise ValueError(
             f"study {study.name!r} cannot rebuild the problem of a stored run "
-            "(it has no make_problem), so spectrum does not apply to it."
+            f"(it has no make_problem), so {command} does not apply to it."
         )
-    row = stored_run(study, args.out, pins, args.seed)
+    row = stored_run(study, out, pins, seed)
     cfg = {p.name: row[p.name] for p in study.params}
     problem = study.make_problem(cfg)
     if row.get("params") is None:
-        raise ValueError(
-            f"the run of {study.name!r} with seed {args.seed} has no stored parameters."
-        )
+        raise ValueError(f"the run of {study.name!r} with seed {seed} has no stored parameters.")
     theta = torch.as_tensor(row["params"], dtype=torch.float64)
     if theta.dim() != 1 or theta.numel() != problem.n_params:
         raise ValueError(
@@ -362,8 +394,8 @@ def _spectrum_point(study: Study, args: argparse.Namespace):
     theta = problem.as_batch(theta)
     if not bool(torch.isfinite(theta).all()):
         raise ValueError(
-            f"the run of {study.name!r} with seed {args.seed} diverged (its parameters are not "
-            "finite), so it has no spectrum."
+            f"the run of {study.name!r} with seed {seed} diverged (its parameters are not "
+            f"finite), so {command} does not apply to it."
         )
     return row, cfg, problem, theta
 
@@ -456,6 +488,65 @@ def _print_spectrum(r: Mapping[str, Any]) -> None:
     print("figures: " + ", ".join(r["figures"]))
 
 
+def _connect(study: Study, args: argparse.Namespace) -> int:
+    """``landscope connect``: a path between two stored runs, printed and drawn."""
+    from .connect.align import align_rows
+    from .connect.curves import fit_bezier, fit_chain
+    from .connect.interpolate import linear_path
+    from .connect.neb import neb
+    from .connect.string import dynamic_string
+    from .plot.paths import path_figure
+
+    row_a, cfg, problem, a = _stored_point(study, args.out, args.sets, args.seed_a, "connect")
+    row_b, cfg_b, _, b = _stored_point(study, args.out, args.sets, args.seed_b, "connect")
+    if row_a["config_hash"] != row_b["config_hash"]:
+        raise ValueError("runs A and B belong to different cells; pin one cell with --set.")
+    if args.level is not None and not math.isfinite(args.level):
+        raise ValueError(f"--level must be a finite number, got {args.level!r}.")
+    if args.method == "string" and args.level is None:
+        raise ValueError("--method string needs --level (the loss level L0 to stay under).")
+    if args.align:
+        b = align_rows(problem, a, b)[None]
+    report: dict[str, Any] = {"study": study.name, "seed_a": args.seed_a,
+                              "seed_b": args.seed_b, "config": cfg, "method": args.method,
+                              "aligned": bool(args.align)}  # fmt: skip
+    gen = torch.Generator().manual_seed(0)  # fixed: the same runs give the same path
+    if args.method == "linear":
+        path = linear_path(problem, a, b, level=args.level)
+    elif args.method == "string":
+        res = dynamic_string(problem, a, b, args.level)
+        path = res.path
+        report.update(depth=res.depth, stop=res.stop, train_steps=res.train_steps)
+    elif args.method == "neb":
+        res = neb(problem, a, b)
+        path = res.path
+        report.update(saddle_loss=res.saddle_loss, saddle_grad_norm=res.saddle_grad_norm,
+                      iters=res.iters, converged=res.converged)  # fmt: skip
+    else:
+        fit = fit_bezier if args.method == "bezier" else fit_chain
+        path = fit(problem, a, b, generator=gen)
+    row = path.as_row()
+    report.update({k: v for k, v in row.items() if k not in ("path_t", "path_loss")})
+    report.update(loss_a=float(path.loss[0]), loss_b=float(path.loss[-1]))
+    cell = str(row_a["config_hash"])[:8]
+    stem = (Path(args.out) / "figures"
+            / f"connect-{study.name}-{cell}-{args.seed_a}-{args.seed_b}-{args.method}")  # fmt: skip
+    title = f"{study.name} seeds {args.seed_a} -> {args.seed_b}, {args.method}"
+    report["figures"] = [str(p) for p in path_figure(path, stem, title=title)]
+    if args.format == "json":
+        print(json.dumps(_jsonable(report), indent=2))
+    else:
+        table = Table(title=title)
+        table.add_column("quantity")
+        table.add_column("value", justify="right")
+        for key, value in report.items():
+            if key not in ("config", "figures"):
+                table.add_row(key, _cell_text(value, ".6g"))
+        Console().print(table)
+        print("figures: " + ", ".join(report["figures"]))
+    return 0
+
+
 def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study]) -> int:
     if args.command == "studies":
         width = max((len(n) for n in registry), default=0)
@@ -489,6 +580,8 @@ def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study]) -> int:
             print(path)
     elif args.command == "spectrum":
         return _spectrum(study, args)
+    elif args.command == "connect":
+        return _connect(study, args)
     return 0
 
 

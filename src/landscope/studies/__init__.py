@@ -9,6 +9,8 @@ def studies() -> dict[str, Study]:
     """All registered studies by name (built on each call: no module-level state)."""
     from .beyond_ntk import STUDY as beyond_ntk
     from .least_symmetry import STUDY as least_symmetry
+    from .level_sets import STUDY as level_sets
+    from .minima_barriers import STUDY as minima_barriers
     from .ntk_convergence import STUDY as ntk_convergence
     from .quadratic_deep import STUDY as quadratic_deep
     from .quadratic_nets import STUDY as quadratic_nets
@@ -27,6 +29,8 @@ def studies() -> dict[str, Study]:
             recovery,
             ntk_convergence,
             beyond_ntk,
+            level_sets,
+            minima_barriers,
         )
     }
 

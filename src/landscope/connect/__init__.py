@@ -1,0 +1,45 @@
+"""Connectivity of level sets and minima: paths, barriers, strings, bands and curves.
+
+Freeman & Bruna (ICLR 2017): a level set {E <= u} is probed by dynamic string sampling
+(``dynamic_string``), whose normalized geodesic length measures how curved it is;
+Draxler et al. (2018): nudged elastic bands with a climbing image (``neb``) find the
+saddle between two minima; Garipov et al. (2018): Bezier curves and polygonal chains
+fitted to the loss along them (``fit_bezier``, ``fit_chain``); neuron alignment before
+interpolating (``align_rows``, ``align_mlp``, ``align_two_layer``). Every method returns
+a ``Path`` (beads, the loss along the polygon, barrier, normalized length, status).
+Toy potentials with known answers live in ``connect.toy`` (Mueller-Brown, double well).
+"""
+
+from .align import align_mlp, align_rows, align_two_layer, match_units
+from .curves import bezier_points, chain_points, fit_bezier, fit_chain
+from .interpolate import linear_path, profile
+from .neb import NebResult, neb
+from .path import PATH_COLUMNS, PATH_STATUS, Path, polygon_length
+from .string import STRING_COLUMNS, StringResult, dynamic_string, train_to_level
+from .toy import DoubleWell, MuellerBrown, Quadratic
+
+__all__ = [
+    "PATH_COLUMNS",
+    "PATH_STATUS",
+    "STRING_COLUMNS",
+    "DoubleWell",
+    "MuellerBrown",
+    "NebResult",
+    "Path",
+    "Quadratic",
+    "StringResult",
+    "align_mlp",
+    "align_rows",
+    "align_two_layer",
+    "bezier_points",
+    "chain_points",
+    "dynamic_string",
+    "fit_bezier",
+    "fit_chain",
+    "linear_path",
+    "match_units",
+    "neb",
+    "polygon_length",
+    "profile",
+    "train_to_level",
+]
