@@ -31,7 +31,7 @@ The summary per d: mean losses, d x loss (flat for a 1/d law), and the ratio of 
 loss to the net's (the gap, growing with d when the net's loss falls faster than 1/d).
 
 Measured (``landscope run beyond-ntk``: d = 4, 8, 12, 16, n = 12 d^2, m = 4 d, 3 seeds,
-4000 Adam steps; 152 s on 2 cores shared with other jobs): population loss of the net
+4000 Adam steps; 152 s on 2 idle cores): population loss of the net
 1.1e-6, 1.8e-7, 5.1e-8, 3.2e-8; of NTK ridge 5.5e-4, 1.07e-3, 1.10e-3, 1.02e-3 (NNGP
 4.3e-4 .. 9.5e-4); best constant 4.5e-2 .. 1.1e-2. So d x NTK loss grows, 0.0022, 0.0085,
 0.0132, 0.0162 (the kernel's loss does not fall like 1/d), the net's falls with d, and

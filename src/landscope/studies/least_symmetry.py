@@ -36,8 +36,8 @@ the target's by splitting one block of coordinates into two parts of different s
 subgroups of the target's group. ``full`` means the target's whole group (no symmetry
 broken), ``other`` anything else.
 
-Measured (``landscope run least-symmetry``: k = 10, m = 6000, 60 runs per Sigma; 556 s
-on 2 cores shared with other jobs): Sigma = I: 20 spurious minima, all found again on
+Measured (``landscope run least-symmetry``: k = 10, m = 6000, 60 runs per Sigma; 155 s
+on 2 idle cores): Sigma = I: 20 spurious minima, all found again on
 sample B, all Delta S_9 (maximal, stable; noise <= 0.09, loss 0.0073); scales:2: 4
 spurious, all Delta(S_4 x S_5) (maximal: the scale-2 half split 4 + 1); equi:0.5: none
 (60 of 60 global). At k = 8: Sigma = I 5 of 60 spurious, all Delta S_7; scales:2 and

@@ -27,15 +27,15 @@ other pairs, then the string at L0 (depth cap 6, at most 32 beads; "not connecte
 found" past them, never a proof of disconnection). A pair whose endpoints do not reach
 alpha L0 is recorded with status ``endpoint_not_reached``.
 
-Measured (``landscope run level-sets``: 27 cells x 3 pairs, 192 s on 2 cores shared with
-other jobs). Beads grow as L0 drops for every net (poly2:4 2.3, 3.0, 4.7; poly3:4 2.0,
-3.7, 6.0; cnn:2 0.7, 1.3, 2.3; relu:6 0.3, 0.7, 2.7 at L0 / E(0) = 0.1, 0.03, 0.01). The
-normalized length grows as L0 drops for the CNN (c = 2: 1.076, 1.100, 1.121) and the
-ReLU students (n = 6: 1.031, 1.118, 1.274; n = 8: 1.000, 1.067, 1.132) but stays flat at
-1.13-1.20 for the sigmoid MLPs over this range. Wider is shorter at every level (poly2
-w = 16 vs 4: 1.14-1.16 vs 1.18-1.20; poly3 1.13-1.14 vs 1.18-1.20; cnn c = 8 vs 2;
-relu n = 8 < 6 < 4) and more easily connected: the ReLU student with n = k = 4
-connects 3, 2 and 0 of 3 pairs, with n = 6 and 8 all of them.
+Measured (``landscope run level-sets``: 27 cells x 3 pairs, 65 s on 2 idle cores). Beads
+grow as L0 drops for every net (poly2:4 2.3, 3.0, 4.7; poly3:4 2.0, 3.7, 6.0; cnn:2 0.7,
+1.3, 2.3; relu:6 0.3, 0.7, 2.7 at L0 / E(0) = 0.1, 0.03, 0.01). The normalized length
+grows as L0 drops for the CNN (c = 2: 1.076, 1.100, 1.121) and the ReLU students
+(n = 6: 1.031, 1.118, 1.274; n = 8: 1.000, 1.067, 1.132) but stays flat at 1.13-1.20 for
+the sigmoid MLPs over this range (and down to 0.001 E(0)). Wider is shorter at every
+level (poly2 w = 16 vs 4: 1.14-1.16 vs 1.18-1.20; poly3 1.13-1.14 vs 1.18-1.20; cnn
+c = 8 vs 2; relu n = 8 < 6 < 4) and more easily connected: the ReLU student with
+n = k = 4 connects 3, 2 and 0 of 3 pairs, with n = 6 and 8 all of them.
 
 Run it::
 

@@ -26,7 +26,7 @@ at least 1 - (1 - eta lambda_0)^2 ~ 2 eta lambda_0 in its slowest mode (``rate_k
 in the summary), 4x the bound's rate; wide nets approach that.
 
 Measured (``landscope run ntk-convergence``, n = 50, d = 10, 1500 steps, 5 seeds per
-width; 84 s on 2 cores shared with other jobs): lambda_0 = 0.0753, eta lambda_0 / 2 =
+width; 54 s on 2 idle cores): lambda_0 = 0.0753, eta lambda_0 / 2 =
 0.0142; every run of every width stays under the bound; the measured rate grows with m
 from 1.18x the bound (m = 64) to 4.09x (m = 16384; the kernel prediction is 3.95x); the
 fraction of changed patterns falls 0.198, 0.118, 0.059, 0.029, 0.014, max ||w_r - w_r(0)||
