@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from _tolerances import assert_close
-from landscope.connect.interpolate import linear_path, profile
+from landscope.connect.interpolate import linear_path, linear_paths, profile
 from landscope.connect.toy import DoubleWell, MuellerBrown, Quadratic
-from landscope.problems import ModuleLoss
+from landscope.problems import ModuleLoss, ReluTeacherStudent
 
 F64 = torch.float64
 
@@ -125,3 +125,22 @@ def test_profile_rejects_bad_input():
         profile(mb, torch.tensor([[0.0, 0.0], [float("inf"), 0.0]], dtype=F64))
     with pytest.raises(ValueError, match="points_per_segment"):
         profile(mb, torch.zeros(2, 2, dtype=F64), points_per_segment=0)
+
+
+def test_linear_paths_equal_linear_path_pair_by_pair() -> None:
+    """Many segments in few loss calls (chunk forces several): each Path equals the one
+    linear_path gives for its pair (same sample points; losses to rounding)."""
+    prob = ReluTeacherStudent(k=3, n=4)
+    gen = torch.Generator().manual_seed(5)
+    A = prob.init(5, generator=gen)
+    B = prob.init(5, generator=gen)
+    many = linear_paths(prob, A, B, points=17, level=1.0, chunk=40 * prob.n_params)
+    assert len(many) == 5
+    for i, p in enumerate(many):
+        one = linear_path(prob, A[i], B[i], points=17, level=1.0)
+        assert p.status == one.status and p.method == "linear"
+        assert_close(p.loss, one.loss, what=f"pair {i} loss")
+        assert_close(p.t, one.t, what=f"pair {i} t")
+        assert p.barrier == pytest.approx(one.barrier, abs=1e-13)
+    with pytest.raises(ValueError, match="same shape"):
+        linear_paths(prob, A, B[:3])

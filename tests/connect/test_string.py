@@ -14,6 +14,7 @@ from landscope.connect.string import (
     STRING_COLUMNS,
     STRING_STOP,
     dynamic_string,
+    dynamic_strings,
     train_to_level,
 )
 from landscope.connect.toy import DoubleWell, Quadratic
@@ -202,6 +203,30 @@ def test_beads_of_one_depth_train_as_one_batch():
     res = dynamic_string(prob, a, b, 0.02)
     assert max(prob.rows) == max(res.beads_per_depth) >= 2
     assert res.train_steps > 0
+
+
+def test_many_pairs_in_one_call_equal_one_pair_at_a_time():
+    """dynamic_strings: each pair's beads, stop and depth are those of its own
+    dynamic_string call (per-row optimizers: the same arithmetic, to 1e-12), while every
+    round trains the beads of all pairs in one batch."""
+    prob = _Counting(Annulus())
+    spans = (0.9 * math.pi, 0.5 * math.pi, 0.2)  # the last chord stays in the annulus
+    A = torch.stack([_on_circle(0.0)] * 3)
+    B = torch.stack([_on_circle(s) for s in spans])
+    opt = _RecordingGD(0.2)
+    many = dynamic_strings(prob, A, B, 0.02, optimizer=opt)
+    assert len(many) == 3
+    alone = [dynamic_string(Annulus(), A[i], B[i], 0.02, optimizer=GD(0.2)) for i in range(3)]
+    for m, one in zip(many, alone, strict=True):
+        assert (m.stop, m.depth, m.beads_per_depth) == (one.stop, one.depth, one.beads_per_depth)
+        assert_close(m.path.beads, one.path.beads, what="beads")
+        assert m.path.normalized_length == pytest.approx(one.path.normalized_length, rel=1e-12)
+    assert many[2].path.n_beads == 0 and many[0].path.n_beads >= 3
+    # round 1 trains the first beads of both curved pairs together
+    assert opt.batches[0] == alone[0].beads_per_depth[0] + alone[1].beads_per_depth[0]
+    B[2] = torch.tensor([2.0, 0.0], dtype=torch.float64)  # loss 1: outside the level set
+    with pytest.raises(ValueError, match=r"loss 1.0 of theta_b\[2\]"):
+        dynamic_strings(prob, A, B, 0.02)
 
 
 def test_train_to_level_matches_a_loop_over_rows():

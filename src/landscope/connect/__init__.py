@@ -12,10 +12,16 @@ Toy potentials with known answers live in ``connect.toy`` (Mueller-Brown, double
 
 from .align import align_mlp, align_rows, align_two_layer, match_units
 from .curves import bezier_points, chain_points, fit_bezier, fit_chain
-from .interpolate import linear_path, profile
+from .interpolate import linear_path, linear_paths, profile
 from .neb import NebResult, neb
 from .path import PATH_COLUMNS, PATH_STATUS, Path, polygon_length
-from .string import STRING_COLUMNS, StringResult, dynamic_string, train_to_level
+from .string import (
+    STRING_COLUMNS,
+    StringResult,
+    dynamic_string,
+    dynamic_strings,
+    train_to_level,
+)
 from .toy import DoubleWell, MuellerBrown, Quadratic
 
 __all__ = [
@@ -34,9 +40,11 @@ __all__ = [
     "bezier_points",
     "chain_points",
     "dynamic_string",
+    "dynamic_strings",
     "fit_bezier",
     "fit_chain",
     "linear_path",
+    "linear_paths",
     "match_units",
     "neb",
     "polygon_length",

@@ -151,3 +151,59 @@ def linear_path(
         status="connected" if ok else "not_connected_found",
         level=level,
     )
+
+
+def linear_paths(
+    problem: Problem,
+    thetas_a: object,
+    thetas_b: object,
+    *,
+    points: int = 65,
+    level: float | None = None,
+    chunk: int = 1 << 22,
+) -> list[Path]:
+    """``linear_path`` for N pairs of rows at once: the N x ``points`` samples of all
+    segments go through the loss in as few batched calls as ``chunk`` (rows x P) allows.
+
+    Args:
+        thetas_a, thetas_b: (N, P) endpoints.
+        points, level: as ``linear_path``.
+        chunk: largest number of sampled rows times P per loss call.
+
+    Returns:
+        One Path per pair, equal to ``linear_path`` of that pair.
+    """
+    _check_points(points, "points", 2)
+    if level is not None and not math.isfinite(level):
+        raise ValueError(f"level must be a finite number or None, got {level!r}.")
+    A, B = problem.as_batch(thetas_a), problem.as_batch(thetas_b)
+    if A.shape != B.shape:
+        raise ValueError(
+            f"thetas_a {tuple(A.shape)} and thetas_b {tuple(B.shape)} need the same shape."
+        )
+    if not (bool(torch.isfinite(A).all()) and bool(torch.isfinite(B).all())):
+        raise ValueError("the endpoints contain NaN or infinite values.")
+    N, P = A.shape
+    n = points - 1
+    s = torch.arange(points, dtype=A.dtype, device=A.device) / n
+    pts = A[:, None, :] + s[None, :, None] * (B - A)[:, None, :]
+    pts[:, -1] = B  # exactly the endpoint, as ``profile`` samples it
+    flat = pts.reshape(-1, P)
+    per_call = max(points, chunk // max(1, P))
+    loss = torch.cat([problem.loss(flat[i : i + per_call])
+                      for i in range(0, flat.shape[0], per_call)]).reshape(N, points)  # fmt: skip
+    out = []
+    for i in range(N):
+        ok = level is None or float(loss[i].max()) <= level
+        out.append(
+            Path(
+                beads=torch.stack([A[i], B[i]]),
+                bead_loss=torch.stack([loss[i, 0], loss[i, -1]]),
+                t=s.clone(),
+                loss=loss[i],
+                method="linear",
+                status="connected" if ok else "not_connected_found",
+                level=level,
+            )
+        )
+    return out

@@ -68,6 +68,7 @@ __all__ = [
     "LevelResult",
     "StringResult",
     "dynamic_string",
+    "dynamic_strings",
     "train_to_level",
 ]
 
@@ -381,6 +382,51 @@ def dynamic_string(
     """
     a = as_endpoint(problem, theta_a, "theta_a")
     b = as_endpoint(problem, theta_b, "theta_b")
+    return dynamic_strings(
+        problem, a[None], b[None], level, alpha=alpha, max_depth=max_depth,
+        max_beads=max_beads, points=points, optimizer=optimizer, lr=lr, max_steps=max_steps,
+        tol=tol, constrained=constrained, jitter=jitter, generator=generator,
+    )[0]  # fmt: skip
+
+
+def dynamic_strings(
+    problem: Problem,
+    thetas_a: object,
+    thetas_b: object,
+    level: float,
+    *,
+    alpha: float = 0.5,
+    max_depth: int = 10,
+    max_beads: int = 256,
+    points: int = 65,
+    optimizer: str | Optimizer = "armijo",
+    lr: float | None = None,
+    max_steps: int = 10_000,
+    tol: float = 1e-10,
+    constrained: bool = False,
+    jitter: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> list[StringResult]:
+    """``dynamic_string`` for N pairs (thetas_a[i], thetas_b[i]) at once, one level.
+
+    Each round samples every pending segment of every pair in one batched loss call and
+    trains the new beads of all pairs as one batch of runs; each pair keeps its own
+    depth, caps and stop reason. With N = 1 it is ``dynamic_string``.
+
+    Args:
+        thetas_a, thetas_b: (N, P) endpoints (rows of ``problem.as_batch``).
+        Others: as ``dynamic_string``.
+
+    Returns:
+        One StringResult per pair, in order.
+    """
+    A0, B0 = problem.as_batch(thetas_a), problem.as_batch(thetas_b)
+    if A0.shape != B0.shape:
+        raise ValueError(
+            f"thetas_a {tuple(A0.shape)} and thetas_b {tuple(B0.shape)} need the same shape."
+        )
+    if not (bool(torch.isfinite(A0).all()) and bool(torch.isfinite(B0).all())):
+        raise ValueError("the endpoints contain NaN or infinite values.")
     if not (isinstance(level, (int, float)) and math.isfinite(level)):
         raise ValueError(f"level must be a finite number, got {level!r}.")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
@@ -391,35 +437,47 @@ def dynamic_string(
     if not (isinstance(jitter, (int, float)) and math.isfinite(jitter) and jitter >= 0):
         raise ValueError(f"jitter must be a finite number >= 0, got {jitter!r}.")
     _check_training(optimizer, lr, max_steps, tol)
-    ends = problem.loss(torch.stack([a, b]))
-    for name, e in zip(("theta_a", "theta_b"), ends.tolist(), strict=True):
-        if not e < level:
-            raise ValueError(
-                f"level {level!r} is not above the loss {e!r} of {name}; the endpoints "
-                "must lie strictly inside the level set (train them first)."
-            )
+    N = A0.shape[0]
+    ends = problem.loss(torch.cat([A0, B0])).reshape(2, N)
+    for name, row in zip(("theta_a", "theta_b"), ends.tolist(), strict=True):
+        for i, e in enumerate(row):
+            if not e < level:
+                which = name if N == 1 else f"{name}[{i}]"
+                raise ValueError(
+                    f"level {level!r} is not above the loss {e!r} of {which}; the endpoints "
+                    "must lie strictly inside the level set (train them first)."
+                )
 
     n = points - 1
-    beads = [a, b]  # polygon vertices in order
-    pending = [0]  # segments (beads[i], beads[i + 1]) not yet checked
-    depth, steps_total, per_depth, stop = 0, 0, [], "connected"
-    while pending:
-        idx = torch.tensor(pending, device=a.device)
-        stacked = torch.stack(beads)
-        A, B = stacked[idx], stacked[idx + 1]
+    beads = [[A0[i], B0[i]] for i in range(N)]  # each pair's polygon vertices in order
+    pending = [[0] for _ in range(N)]  # segments (beads[i], beads[i + 1]) not yet checked
+    depth, steps_total = [0] * N, [0] * N
+    per_depth: list[list[int]] = [[] for _ in range(N)]
+    stop = ["connected"] * N
+    while True:
+        live = [p for p in range(N) if pending[p]]
+        if not live:
+            break
+        segs = [(p, i) for p in live for i in pending[p]]
+        A = torch.stack([beads[p][i] for p, i in segs])
+        B = torch.stack([beads[p][i + 1] for p, i in segs])
         peak, _, start = _segment_peaks(problem, A, B, n)
-        over = ~(peak <= level)
-        if not bool(over.any()):
+        over = (~(peak <= level)).tolist()
+        train = []  # indices into segs of the beads trained this round
+        for p in live:
+            mine = [j for j, (q, _) in enumerate(segs) if q == p and over[j]]
+            if not mine:
+                pending[p] = []  # every segment under the level: done
+            elif depth[p] >= max_depth:
+                stop[p], pending[p] = "depth_cap", []
+            elif len(beads[p]) - 2 + len(mine) > max_beads:
+                stop[p], pending[p] = "bead_cap", []
+            else:
+                train += mine
+        if not train:
             break
-        if depth >= max_depth:
-            stop = "depth_cap"
-            break
-        n_new = int(over.sum())
-        if len(beads) - 2 + n_new > max_beads:
-            stop = "bead_cap"
-            break
-        depth += 1
-        A, B, start = A[over], B[over], start[over]
+        rows = torch.tensor(train, device=A.device)
+        A, B, start = A[rows], B[rows], start[rows]
         chord = B - A
         length = torch.linalg.vector_norm(chord, dim=1, keepdim=True)
         normals = chord / length if constrained else None
@@ -429,44 +487,52 @@ def dynamic_string(
             if normals is not None:
                 z = z - (z * normals).sum(1, keepdim=True) * normals
             start = start + jitter * length * z
-        # one batch: every bead of this depth is a row of the same optimizer run
+        # one batch: every bead of this round, of every pair, is a row of one optimizer run
         new, new_loss, steps = _train(
             problem, start, alpha * level, normals, optimizer, lr, max_steps, tol
         )
-        steps_total += int(steps.sum())
-        per_depth.append(n_new)
-        # insert each bead after its segment's left end; new segments go back to pending
-        seg_of = [s for s, o in zip(pending, over.tolist(), strict=True) if o]
-        bead_of = dict(zip(seg_of, new, strict=True))
-        out, next_pending = [], []
-        for i, x in enumerate(beads):
-            out.append(x)
-            if i in bead_of:
-                next_pending += [len(out) - 1, len(out)]
-                out.append(bead_of[i])
-        beads, pending = out, next_pending
-        if not bool((new_loss <= level).all()):
-            stop = "bead_above_level"
-            break
+        by_pair: dict[int, dict[int, int]] = {}
+        for r, j in enumerate(train):
+            p, i = segs[j]
+            by_pair.setdefault(p, {})[i] = r
+        for p, bead_of in by_pair.items():
+            depth[p] += 1
+            per_depth[p].append(len(bead_of))
+            steps_total[p] += sum(int(steps[r]) for r in bead_of.values())
+            # insert each bead after its segment's left end; new segments go to pending
+            out, next_pending = [], []
+            for i, x in enumerate(beads[p]):
+                out.append(x)
+                if i in bead_of:
+                    next_pending += [len(out) - 1, len(out)]
+                    out.append(new[bead_of[i]])
+            beads[p], pending[p] = out, next_pending
+            if not all(bool(new_loss[r] <= level) for r in bead_of.values()):
+                stop[p], pending[p] = "bead_above_level", []
 
-    poly = torch.stack(beads)
-    t, loss = profile(problem, poly, points_per_segment=n)
-    bead_loss = loss[::n]  # the samples at k = 0 of each segment are the beads
-    connected = stop == "connected" and float(loss.max()) <= level
-    path = Path(
-        beads=poly,
-        bead_loss=bead_loss,
-        t=t,
-        loss=loss,
-        method="string_constrained" if constrained else "string",
-        status="connected" if connected else "not_connected_found",
-        level=float(level),
-    )
-    return StringResult(
-        path=path,
-        depth=depth,
-        train_steps=steps_total,
-        beads_trained=sum(per_depth),
-        beads_per_depth=tuple(per_depth),
-        stop=stop,
-    )
+    results = []
+    for p in range(N):
+        poly = torch.stack(beads[p])
+        t, loss = profile(problem, poly, points_per_segment=n)
+        bead_loss = loss[::n]  # the samples at k = 0 of each segment are the beads
+        connected = stop[p] == "connected" and float(loss.max()) <= level
+        path = Path(
+            beads=poly,
+            bead_loss=bead_loss,
+            t=t,
+            loss=loss,
+            method="string_constrained" if constrained else "string",
+            status="connected" if connected else "not_connected_found",
+            level=float(level),
+        )
+        results.append(
+            StringResult(
+                path=path,
+                depth=depth[p],
+                train_steps=steps_total[p],
+                beads_trained=sum(per_depth[p]),
+                beads_per_depth=tuple(per_depth[p]),
+                stop=stop[p],
+            )
+        )
+    return results

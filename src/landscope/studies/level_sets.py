@@ -23,11 +23,12 @@ Models (``net`` = ``model:width``):
 (mean(y^2)/2 for the regressions, the teacher's E f*^2 / 2, log 10 for the CNN), so one
 grid fits every model. Per seed (one pair): two inits from the seed's generator
 (``problem.init``), both trained to alpha L0 (alpha = 0.5) as one batch with the cell's
-other pairs, then the string at L0 (depth cap 6, at most 32 beads; "not connected
-found" past them, never a proof of disconnection). A pair whose endpoints do not reach
+other pairs, then the string at L0 (``dynamic_strings``: the beads of all pairs train
+together; depth cap 6, at most 32 beads; "not connected found" past them, never a proof
+of disconnection). A pair whose endpoints do not reach
 alpha L0 is recorded with status ``endpoint_not_reached``.
 
-Measured (``landscope run level-sets``: 27 cells x 3 pairs, 65 s on 2 idle cores). Beads
+Measured (``landscope run level-sets``: 27 cells x 3 pairs, 46 s on 2 idle cores). Beads
 grow as L0 drops for every net (poly2:4 2.3, 3.0, 4.7; poly3:4 2.0, 3.7, 6.0; cnn:2 0.7,
 1.3, 2.3; relu:6 0.3, 0.7, 2.7 at L0 / E(0) = 0.1, 0.03, 0.01). The normalized length
 grows as L0 drops for the CNN (c = 2: 1.076, 1.100, 1.121) and the ReLU students
@@ -55,7 +56,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..connect.path import PATH_COLUMNS
-from ..connect.string import dynamic_string, train_to_level
+from ..connect.string import dynamic_strings, train_to_level
 from ..plot._save import save_png_svg
 from ..problems import ModuleLoss, ReluTeacherStudent, init_from_seeds
 from ._checks import positive
@@ -142,7 +143,8 @@ COLUMNS = {
 
 
 def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
-    """Train every pair's two endpoints as one batch, then one string per pair."""
+    """Train every pair's two endpoints as one batch, then the strings of all pairs
+    together (each round's beads, of every pair, as one batch)."""
     model, width = parse_net(cfg["net"])
     prob = make_problem(cfg)
     E0 = float(prob.loss(torch.zeros(1, prob.n_params, dtype=torch.float64))[0])
@@ -152,23 +154,30 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     starts = init_from_seeds(prob, [2 * int(s) + j for s in seeds for j in (0, 1)])
     ctx.progress(0, len(seeds), "training endpoints")
     ends = train_to_level(prob, starts, ALPHA * L0, **train)
+    ok = [bool(ends.reached[2 * i]) and bool(ends.reached[2 * i + 1]) for i in range(len(seeds))]
+    good = [i for i in range(len(seeds)) if ok[i]]
+    ctx.progress(0, 1, f"strings of {len(good)} pairs, beads of all pairs in one batch")
+    results = {}
+    if good:
+        A = ends.theta[[2 * i for i in good]]
+        B = ends.theta[[2 * i + 1 for i in good]]
+        res = dynamic_strings(prob, A, B, L0, alpha=ALPHA, max_depth=MAX_DEPTH,
+                              max_beads=MAX_BEADS, **train)  # fmt: skip
+        results = dict(zip(good, res, strict=True))
     rows = []
     for i, s in enumerate(seeds):
-        ctx.progress(i, len(seeds), f"string {i + 1} of {len(seeds)}")
-        a, b = ends.theta[2 * i], ends.theta[2 * i + 1]
         base = {"seed": int(s), "model": model, "width": width, "level_abs": L0,
                 "endpoint_loss_a": float(ends.loss[2 * i]),
                 "endpoint_loss_b": float(ends.loss[2 * i + 1])}  # fmt: skip
-        if not (bool(ends.reached[2 * i]) and bool(ends.reached[2 * i + 1])):
+        if i not in results:
             rows.append(dict.fromkeys(COLUMNS) | base | {"stop": "endpoint_not_reached",
                                                          "connected": False})  # fmt: skip
             continue
-        res = dynamic_string(prob, a, b, L0, alpha=ALPHA, max_depth=MAX_DEPTH,
-                             max_beads=MAX_BEADS, **train)  # fmt: skip
+        r = results[i]
         rows.append(
             base
-            | {k: v for k, v in res.path.as_row().items() if k != "level"}
-            | {"depth": int(res.depth), "train_steps": int(res.train_steps), "stop": res.stop}
+            | {k: v for k, v in r.path.as_row().items() if k != "level"}
+            | {"depth": int(r.depth), "train_steps": int(r.train_steps), "stop": r.stop}
         )
     return rows
 
