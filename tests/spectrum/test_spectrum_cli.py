@@ -23,6 +23,11 @@ def run(*argv, registry=REGISTRY) -> int:
     return main([str(a) for a in argv], registry=registry)
 
 
+def spectrum(out, *argv, registry=REGISTRY) -> int:
+    """``landscope spectrum spurious-relu --out OUT ...``."""
+    return run("spectrum", "spurious-relu", "--out", out, *argv, registry=registry)
+
+
 def error_sentence(capsys) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -72,10 +77,7 @@ def test_study_declares_its_problem() -> None:
 def test_dense_report_and_stem_figure(store: Path, capsys) -> None:
     capsys.readouterr()
     assert (
-        run(
-            "spectrum",
-            "spurious-relu",
-            "--out",
+        spectrum(
             store,
             "--seed",
             0,
@@ -96,10 +98,7 @@ def test_dense_report_and_stem_figure(store: Path, capsys) -> None:
 def test_dense_json_matches_an_independent_eigensolver(store: Path, capsys) -> None:
     capsys.readouterr()
     assert (
-        run(
-            "spectrum",
-            "spurious-relu",
-            "--out",
+        spectrum(
             store,
             "--seed",
             1,
@@ -127,10 +126,7 @@ def test_dense_json_matches_an_independent_eigensolver(store: Path, capsys) -> N
 def test_lanczos_report_agrees_with_dense(store: Path, capsys) -> None:
     capsys.readouterr()
     assert (
-        run(
-            "spectrum",
-            "spurious-relu",
-            "--out",
+        spectrum(
             store,
             "--seed",
             2,
@@ -162,10 +158,7 @@ def test_lanczos_report_agrees_with_dense(store: Path, capsys) -> None:
 def test_table_report_of_the_lanczos_path(store: Path, capsys) -> None:
     capsys.readouterr()
     assert (
-        run(
-            "spectrum",
-            "spurious-relu",
-            "--out",
+        spectrum(
             store,
             "--set",
             "k=3",
@@ -219,15 +212,15 @@ def test_table_report_of_the_lanczos_path(store: Path, capsys) -> None:
 )
 def test_bad_input_one_sentence_exit_2(store: Path, capsys, argv, expected) -> None:
     capsys.readouterr()
-    assert run("spectrum", "spurious-relu", "--out", store, *argv) == 2
+    assert spectrum(store, *argv) == 2
     assert error_sentence(capsys) == expected.format(out=store)
 
 
 def test_no_store_and_no_make_problem(tmp_path: Path, store: Path, capsys) -> None:
-    assert run("spectrum", "spurious-relu", "--out", tmp_path / "none") == 2
+    assert spectrum(tmp_path / "none") == 2
     assert error_sentence(capsys).startswith("no results for study 'spurious-relu' in")
     bare = {STUDY.name: dataclasses.replace(STUDY, make_problem=None)}
-    assert run("spectrum", "spurious-relu", "--out", store, "--set", "k=6", registry=bare) == 2
+    assert spectrum(store, "--set", "k=6", registry=bare) == 2
     assert error_sentence(capsys) == (
         "study 'spurious-relu' cannot rebuild the problem of a stored run (it has no "
         "make_problem), so spectrum does not apply to it."
