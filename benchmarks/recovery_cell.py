@@ -23,7 +23,7 @@ import time
 import torch
 
 from landscope.init import tensor_init
-from landscope.optim import gd_armijo
+from landscope.optim import Armijo, Stop, run
 from landscope.problems import OneHiddenRegression, planted, recovery_error
 
 
@@ -77,8 +77,8 @@ def main() -> None:
     t0 = time.perf_counter()
     ti = tensor_init(P.X, P.y, k, act, generator=gens())
     prob = OneHiddenRegression(P.X, P.y, ti.v, act)
-    res = gd_armijo(prob, ti.W.reshape(R, -1), tol=tol, loss_tol=loss_tol,
-                    max_steps=args.max_steps)  # fmt: skip
+    stop = Stop(grad_tol=tol, loss_target=loss_tol, max_steps=args.max_steps)
+    res = run(prob, ti.W.reshape(R, -1), Armijo(), stop=stop)
     t_batch = time.perf_counter() - t0
     e_batch = recovery_error(res.theta.reshape(R, k, d), ti.v, P.W, P.v, act)
 

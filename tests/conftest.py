@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from landscope.optim import GD, MinimizeResult, minimize
+from landscope.optim import GD, RunResult, Stop, run
 from landscope.problems import ReluTeacherStudent, init_from_seeds
+from reference.one_row import stack
 
 # Safran & Shamir (2018): with k = n = 8 about one GD run in ten ends at a spurious
 # minimum. Scanning seeds 0..39 (init_from_seeds, GD lr 0.5, tol 1e-7) gave five, all
@@ -22,19 +23,11 @@ SPURIOUS_SEEDS = (0, 6, 17)
 
 
 @pytest.fixture(scope="session")
-def relu8_gd() -> tuple[ReluTeacherStudent, MinimizeResult]:
+def relu8_gd() -> tuple[ReluTeacherStudent, RunResult]:
     """GD (lr 0.5, ||grad|| <= 1e-7) on ReluTeacherStudent(k=8) from SPURIOUS_SEEDS."""
     prob = ReluTeacherStudent(k=SPURIOUS_K)
-    runs = [
-        minimize(prob, init_from_seeds(prob, [s]), GD(0.5), tol=1e-7, max_steps=20_000)
-        for s in SPURIOUS_SEEDS
-    ]
-    res = MinimizeResult(
-        *(
-            torch.cat([getattr(r, f) for r in runs])
-            for f in ("theta", "grad_norm", "steps", "status")
-        )
-    )
+    stop = Stop(grad_tol=1e-7, max_steps=20_000)
+    res = stack([run(prob, init_from_seeds(prob, [s]), GD(0.5), stop=stop) for s in SPURIOUS_SEEDS])
     assert res.status_names() == ["converged"] * len(SPURIOUS_SEEDS)
     return prob, res
 

@@ -1,38 +1,125 @@
-"""landscope: the optimization landscape of neural networks, by experiment."""
+"""landscope: the optimization landscape of neural networks, by experiment.
 
+The public names below are loaded on first use (PEP 562 module ``__getattr__``), so that
+``import landscope`` and the torch-free parts (``landscope.sweep.store``) do not import
+torch and every room.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from . import activations, connect, symmetry
-from .convex import lifted_least_squares, network_from_matrix
-from .critical import Certificate, Tolerances, certify
-from .init import TensorInit, align_signs, tensor_init
-from .kernels import empirical_ntk, lambda_0, ntk_gram
-from .optim import GD, Adam, gd_armijo, lbfgs, levenberg_marquardt, minimize, newton_polish
-from .problems import (
-    DeepQuadraticNet,
-    EmpiricalTeacherStudent,
-    LocalConvexity,
-    ModuleLoss,
-    OneHiddenRegression,
-    Planted,
-    Problem,
-    QuadraticNet,
-    QuadraticPopulation,
-    ReluTeacherStudent,
-    init_from_seeds,
-    local_convexity,
-    planted,
-    population_hessian,
-    recovery_error,
-)
-from .spectrum import dense_spectrum, extremal_eigs, slq, trace
-from .symmetry import Isotropy, canonical_form, group_types, same_orbit
+if TYPE_CHECKING:  # the eager imports, for type checkers and IDEs
+    from . import activations, connect, spectrum, symmetry
+    from .convex import lifted_least_squares, network_from_matrix
+    from .critical import Certificate, Tolerances, certify
+    from .init import TensorInit, align_signs, tensor_init
+    from .kernels import empirical_ntk, lambda_0, ntk_gram
+    from .optim import (
+        GD,
+        LBFGS,
+        Adam,
+        Armijo,
+        LevenbergMarquardt,
+        Newton,
+        Stop,
+        newton_polish,
+        run,
+    )
+    from .problems import (
+        DeepQuadraticNet,
+        EmpiricalTeacherStudent,
+        LocalConvexity,
+        ModuleLoss,
+        OneHiddenRegression,
+        Planted,
+        Problem,
+        QuadraticNet,
+        QuadraticPopulation,
+        ReluTeacherStudent,
+        init_from_seeds,
+        local_convexity,
+        planted,
+        population_hessian,
+        recovery_error,
+    )
+    from .spectrum import dense_spectrum, extremal_eigs, slq, trace
+    from .symmetry import Isotropy, canonical_form, group_types, same_orbit
+
+# public name -> the subpackage it lives in (relative to this package)
+_LAZY: dict[str, str] = {
+    "lifted_least_squares": ".convex",
+    "network_from_matrix": ".convex",
+    "Certificate": ".critical",
+    "Tolerances": ".critical",
+    "certify": ".critical",
+    "TensorInit": ".init",
+    "align_signs": ".init",
+    "tensor_init": ".init",
+    "empirical_ntk": ".kernels",
+    "lambda_0": ".kernels",
+    "ntk_gram": ".kernels",
+    "GD": ".optim",
+    "Adam": ".optim",
+    "Armijo": ".optim",
+    "LBFGS": ".optim",
+    "LevenbergMarquardt": ".optim",
+    "Newton": ".optim",
+    "Stop": ".optim",
+    "run": ".optim",
+    "newton_polish": ".optim",
+    "DeepQuadraticNet": ".problems",
+    "EmpiricalTeacherStudent": ".problems",
+    "LocalConvexity": ".problems",
+    "ModuleLoss": ".problems",
+    "OneHiddenRegression": ".problems",
+    "Planted": ".problems",
+    "Problem": ".problems",
+    "QuadraticNet": ".problems",
+    "QuadraticPopulation": ".problems",
+    "ReluTeacherStudent": ".problems",
+    "init_from_seeds": ".problems",
+    "local_convexity": ".problems",
+    "planted": ".problems",
+    "population_hessian": ".problems",
+    "recovery_error": ".problems",
+    "dense_spectrum": ".spectrum",
+    "extremal_eigs": ".spectrum",
+    "slq": ".spectrum",
+    "trace": ".spectrum",
+    "Isotropy": ".symmetry",
+    "canonical_form": ".symmetry",
+    "group_types": ".symmetry",
+    "same_orbit": ".symmetry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name, or a subpackage (``landscope.kernels``), on first access."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    else:
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":  # a missing dependency, not a missing name
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return value  # not cached: after the first import this is two dictionary look-ups
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def isotropy(problem_or_W, W=None, *, tol: float = 1e-6) -> Isotropy:
     """The isotropy group of a point: ``isotropy(prob, W)`` under the group the problem
     declares (``prob.symmetry``), or ``isotropy(W)`` under S_n x S_d. See
     ``landscope.symmetry``."""
+    from . import symmetry
+
     if W is None:
         return symmetry.isotropy(problem_or_W, tol=tol)
     return symmetry.isotropy_of(problem_or_W, W, tol=tol)
@@ -45,6 +132,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 __all__ = [
     "connect",
+    "gaussian",
     "empirical_ntk",
     "lambda_0",
     "ntk_gram",
@@ -65,7 +153,12 @@ __all__ = [
     "TensorInit",
     "activations",
     "align_signs",
-    "gd_armijo",
+    "Armijo",
+    "LBFGS",
+    "LevenbergMarquardt",
+    "Newton",
+    "Stop",
+    "run",
     "local_convexity",
     "planted",
     "population_hessian",
@@ -85,10 +178,7 @@ __all__ = [
     "__version__",
     "certify",
     "init_from_seeds",
-    "lbfgs",
-    "levenberg_marquardt",
     "lifted_least_squares",
-    "minimize",
     "network_from_matrix",
     "newton_polish",
 ]

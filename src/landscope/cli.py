@@ -20,7 +20,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from .plot import density_figure, stem_figure
+from .plot import density_figure, plot_study, stem_figure
 from .spectrum import (
     MAX_DENSE,
     dense_spectrum,
@@ -30,7 +30,7 @@ from .spectrum import (
     trace,
 )
 from .studies import Study, config_hash, parse_values, studies
-from .sweep import plot_study, run_study, show_study, stored_run
+from .sweep import run_study, show_study, stored_run
 
 __all__ = ["main"]
 

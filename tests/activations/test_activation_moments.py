@@ -38,7 +38,12 @@ REFERENCE = {
     "squared_relu": (lambda z: max(z, 0.0) ** 2, lambda z: 2 * max(z, 0.0)),
     "tanh": (math.tanh, _sech2),
     "sigmoid": (special.expit, lambda z: special.expit(z) * special.expit(-z)),
-    "erf": (lambda z: math.erf(z / math.sqrt(2)), lambda z: 2 * math.exp(-z * z / 2) / SQRT_2PI),
+    "erf": (special.erf, lambda z: 2 / math.sqrt(math.pi) * math.exp(-z * z)),
+    "erf_sqrt2": (
+        lambda z: special.erf(z / math.sqrt(2)),
+        lambda z: 2 * math.exp(-z * z / 2) / SQRT_2PI,
+    ),
+    "erf_zhong": (lambda z: math.sqrt(math.pi) / 2 * special.erf(z), lambda z: math.exp(-z * z)),
     "softplus": (lambda z: np.logaddexp(0.0, z), special.expit),
     "gelu": (
         lambda z: z * special.ndtr(z),
@@ -255,6 +260,62 @@ def test_squared_relu_rho_scales_as_sigma_squared() -> None:
     assert_close(got, [s**2 * rho1 for s in sigmas], rtol=1e-12, atol=0, what="s^2 rho(1)")
 
 
+# phi(z) = A erf(beta z): name -> (A, beta).
+ERFS = {
+    "erf": (1.0, 1.0),
+    "erf_sqrt2": (1.0, 1 / math.sqrt(2)),
+    "erf_zhong": (math.sqrt(math.pi) / 2, 1.0),
+}
+
+
+def erf_alphas(amp: float, beta: float, sigma: float) -> dict[tuple[int, int], float]:
+    """Closed forms: phi'(sigma z) = c e^(-b z^2), c = A beta 2 / sqrt(pi), b = (beta sigma)^2,
+    and E[z^j e^(-i b z^2)] = (1 + 2 i b)^(-1/2), 0, (1 + 2 i b)^(-3/2) for j = 0, 1, 2."""
+    c, b = amp * beta * 2 / math.sqrt(math.pi), (beta * sigma) ** 2
+    return {
+        (i, j): c**i * (0.0 if j == 1 else (1 + 2 * i * b) ** (-(j + 1) / 2))
+        for i in (1, 2)
+        for j in (0, 1, 2)
+    }
+
+
+@pytest.mark.parametrize("sigma", [0.01, 0.3, 1.0, 4.0, 100.0])
+@pytest.mark.parametrize("name", sorted(ERFS))
+def test_erf_alphas_and_rho_closed_forms(name: str, sigma: float) -> None:
+    """Zhong et al. (2017) list the moments of the erf with phi'(z) = e^(-z^2) in closed
+    form; here they are for all three scalings. With alpha_11 = 0:
+    rho = min(alpha_20 - alpha_10^2, alpha_22 - alpha_12^2, alpha_10 alpha_12)."""
+    a = erf_alphas(*ERFS[name], sigma)
+    got = acts.alphas(name, sigma)
+    keys = sorted(a)
+    # entire integrands on a converged Gauss-Legendre grid: rounding only (measured 1e-16)
+    assert_close([got[k] for k in keys], [a[k] for k in keys], rtol=1e-13, atol=1e-15, what=name)
+    terms = [
+        a[(2, 0)] - a[(1, 0)] ** 2,
+        a[(2, 2)] - a[(1, 2)] ** 2,
+        a[(1, 0)] * a[(1, 2)],
+    ]
+    # the closed-form terms cancel (~1e-16 of alpha_20); the computed ones do not
+    assert_close(list(acts.rho_terms(name, sigma)), terms, rtol=1e-12, atol=1e-15, what=name)
+    assert_close(acts.rho(name, sigma), min(terms), rtol=1e-12, atol=1e-15, what=f"{name} rho")
+
+
+def test_erf_rho_at_one_by_name() -> None:
+    """rho(1) of the three error functions, from the closed forms above.
+
+    erf_zhong: min(5^(-1/2) - 1/3, 5^(-3/2) - 1/27, 1/9) = 5^(-3/2) - 1/27 = 0.0524057;
+    erf = (2 / sqrt pi)^2 = 4 / pi times that at the same sigma: 0.0667250;
+    erf_sqrt2: (2 / pi) rho_zhong(1 / sqrt 2) = (2 / pi)(3^(-3/2) - 1/8) = 0.0429401, the
+    value the name "erf" gave before it meant erf(z).
+    """
+    zhong = 5**-1.5 - 1 / 27
+    assert_close(acts.rho("erf_zhong", 1.0), zhong, rtol=1e-12, atol=0, what="erf_zhong")
+    assert_close(acts.rho("erf", 1.0), 4 / math.pi * zhong, rtol=1e-12, atol=0, what="erf")
+    old = 2 / math.pi * (3**-1.5 - 1 / 8)
+    assert_close(acts.rho("erf_sqrt2", 1.0), old, rtol=1e-12, atol=0, what="erf_sqrt2")
+    assert abs(old - 0.0429401) < 1e-7 and abs(acts.rho("erf", 1.0) - 0.0667250) < 1e-7
+
+
 @pytest.mark.parametrize("sigma", [0.01, 0.1, 1.0, 10.0, 100.0])
 def test_linear_rho_is_exactly_zero(sigma: float) -> None:
     assert acts.rho("linear", sigma) == 0.0
@@ -394,19 +455,6 @@ def test_user_activation_moments_are_split_at_its_kinks(name: str) -> None:
         acts.unregister(name)
 
 
-def test_gaussian_expectation() -> None:
-    # E|z| = sqrt(2/pi) is exact only with the split at the kink 0 (not a piece edge at
-    # sigma 1.25, see SIGMAS; sigma here only sets the grid); E z^6 = 15.
-    assert_close(
-        acts.gaussian_expectation(torch.abs, 1.25, (0.0,)),
-        math.sqrt(2 / math.pi),
-        rtol=1e-14,
-        atol=0,
-        what="E|z|",
-    )
-    assert_close(acts.gaussian_expectation(lambda z: z**6), 15.0, rtol=1e-13, atol=0, what="E z^6")
-
-
 # properties and reports ----------------------------------------------------------------
 
 
@@ -420,6 +468,8 @@ def test_gaussian_expectation() -> None:
         ("tanh", 0),
         ("sigmoid", 0),
         ("erf", 0),
+        ("erf_sqrt2", 0),
+        ("erf_zhong", 0),
     ],
 )
 def test_paper_activations_have_p1_p2_p3(name: str, exponent: int) -> None:
@@ -490,6 +540,8 @@ def test_gelu_fails_p1_because_its_derivative_dips_below_zero() -> None:
         ("tanh", (1, 3)),
         ("sigmoid", (1, 3)),
         ("erf", (1, 3)),
+        ("erf_sqrt2", (1, 3)),
+        ("erf_zhong", (1, 3)),
         ("squared_relu", (1, 2, 3)),
         ("linear", (1,)),
         ("quadratic", (2,)),

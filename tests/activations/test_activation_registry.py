@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from scipy import special
 
 from _tolerances import assert_close
 from landscope import activations as acts
@@ -33,7 +35,7 @@ def grid_off_kinks(kinks: tuple[float, ...]) -> torch.Tensor:
     return z[keep]
 
 
-def test_builtins_are_the_documented_ten() -> None:
+def test_builtins_are_the_documented_twelve() -> None:
     assert BUILTINS == [
         "relu",
         "leaky_relu",
@@ -41,6 +43,8 @@ def test_builtins_are_the_documented_ten() -> None:
         "tanh",
         "sigmoid",
         "erf",
+        "erf_sqrt2",
+        "erf_zhong",
         "softplus",
         "gelu",
         "linear",
@@ -193,9 +197,10 @@ def test_kinks_are_exactly_where_derivatives_jump(name: str) -> None:
         jumps = [abs(float(f(at).diff())) for f in (act.dphi, act.ddphi)]
         assert max(jumps) > 0.5, f"{name}: no jump at declared kink {k}"
     # On the 0.05-step grid a continuous phi' (or phi'') moves by at most 0.05 times the
-    # largest |next derivative|, which is <= 2 for every built-in (2 for squared_relu and
-    # quadratic, 2 for the third derivative of tanh at 0): steps <= 0.1. The smallest real
-    # jump is leaky_relu's 0.99; the threshold 0.5 sits between the two.
+    # largest |next derivative|, which is <= 4 / sqrt(pi) = 2.26 for every built-in (2 for
+    # squared_relu and quadratic, 2 for the third derivative of tanh at 0, 4 / sqrt(pi) for
+    # that of erf at 0): steps <= 0.12. The smallest real jump is leaky_relu's 0.99; the
+    # threshold 0.5 sits between the two.
     pieces = [grid_off_kinks(act.kinks)]
     for k in act.kinks:
         pieces = [p for q in pieces for p in (q[q < k], q[q > k])]
@@ -205,9 +210,38 @@ def test_kinks_are_exactly_where_derivatives_jump(name: str) -> None:
         assert float(act.ddphi(p).diff().abs().max()) < 0.5, name
 
 
-def test_erf_derivative_is_twice_the_normal_density() -> None:
-    """erf is erf(z / sqrt 2), so its phi' is twice the standard normal density."""
-    act = acts.get("erf")
-    z = torch.tensor([0.0, 1.0], dtype=torch.float64)
+# The three error functions against scipy.special.erf (an independent implementation):
+# name -> (A, beta) in phi(z) = A erf(beta z).
+ERFS = {
+    "erf": (1.0, 1.0),  # torch.erf, scipy.special.erf, neural-tangents' Erf
+    "erf_sqrt2": (1.0, 1 / math.sqrt(2)),
+    "erf_zhong": (math.sqrt(math.pi) / 2, 1.0),  # Zhong et al. 2017: phi' = e^(-z^2)
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERFS))
+def test_erf_family_against_scipy(name: str) -> None:
+    """phi = A erf(beta z), phi' = A beta (2 / sqrt pi) e^(-beta^2 z^2) and its derivative,
+    from scipy.special.erf and the written-out derivatives (float64 rounding: 1e-15)."""
+    amp, beta = ERFS[name]
+    act = acts.get(name)
+    z = torch.linspace(-4.0, 4.0, 161, dtype=torch.float64)
+    zn = z.numpy()
+    dphi = amp * beta * 2 / math.sqrt(math.pi) * np.exp(-((beta * zn) ** 2))
+    ddphi = -2 * beta**2 * zn * dphi
+    assert_close(act.phi(z), amp * special.erf(beta * zn), rtol=1e-14, atol=1e-15, what="phi")
+    assert_close(act.dphi(z), dphi, rtol=1e-14, atol=1e-15, what="phi'")
+    assert_close(act.ddphi(z), ddphi, rtol=1e-14, atol=1e-15, what="phi''")
+    assert acts.is_odd(name)
+
+
+def test_erf_is_torch_erf_and_the_named_variants_are_its_rescalings() -> None:
+    z = torch.linspace(-3.0, 3.0, 61, dtype=torch.float64)
+    assert torch.equal(acts.get("erf").phi(z), torch.erf(z))
+    assert torch.equal(acts.get("erf_sqrt2").phi(z), torch.erf(z / math.sqrt(2)))
+    # erf_sqrt2' is twice the standard normal density (the former meaning of "erf")
     expected = [2 / math.sqrt(2 * math.pi), 2 * math.exp(-0.5) / math.sqrt(2 * math.pi)]
-    assert_close(act.dphi(z), torch.tensor(expected, dtype=torch.float64), what="erf'")
+    got = acts.get("erf_sqrt2").dphi(torch.tensor([0.0, 1.0], dtype=torch.float64))
+    assert_close(got, torch.tensor(expected, dtype=torch.float64), what="erf_sqrt2'")
+    # erf_zhong' = e^(-z^2): 1 at 0
+    assert float(acts.get("erf_zhong").dphi(torch.zeros(1, dtype=torch.float64))) == 1.0

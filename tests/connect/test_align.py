@@ -8,9 +8,8 @@ import torch
 from _tolerances import assert_close
 from landscope.connect.align import align_mlp, align_rows, align_two_layer, match_units
 from landscope.connect.interpolate import linear_path
-from landscope.connect.toy import DoubleWell
-from landscope.optim import lbfgs
-from landscope.problems import ModuleLoss, ReluTeacherStudent
+from landscope.optim import LBFGS, Stop, run
+from landscope.problems import DoubleWell, ModuleLoss, ReluTeacherStudent
 
 F64 = torch.float64
 
@@ -139,7 +138,7 @@ def test_alignment_lowers_the_barrier_to_a_permuted_nearby_minimum(trained):
     A = prob.teacher_point()[0]
     g = torch.Generator().manual_seed(8)
     x = A + 0.05 * torch.randn(3, A.shape[0], generator=g, dtype=F64)
-    minima = lbfgs(prob, x, tol=1e-8, max_steps=200).theta
+    minima = run(prob, x, LBFGS(), stop=Stop(grad_tol=1e-8, max_steps=200)).theta
     for A2 in minima:
         W, a = prob.split(A2[None])
         perm = torch.randperm(4, generator=g)
@@ -161,10 +160,12 @@ def test_alignment_lowers_the_barrier_between_mlp_minima():
     X, y = _data(2, 24, 9)
     prob = ModuleLoss(_mlp((2, 8, 8, 1)), X, y)
     g = torch.Generator().manual_seed(10)
-    AC = lbfgs(prob, prob.init(2, generator=g), tol=1e-6, max_steps=150).theta
+    AC = run(
+        prob, prob.init(2, generator=g), LBFGS(), stop=Stop(grad_tol=1e-6, max_steps=150)
+    ).theta
     A, C = AC
     x = A + 0.02 * torch.randn(A.shape, generator=g, dtype=F64)
-    A2 = lbfgs(prob, x[None], tol=1e-6, max_steps=60).theta[0]
+    A2 = run(prob, x[None], LBFGS(), stop=Stop(grad_tol=1e-6, max_steps=60)).theta[0]
     B = _permute_mlp(prob, A2, g)
     Bal = align_mlp(prob.model, A, B)
     raw, aligned = linear_path(prob, A, B).barrier, linear_path(prob, A, Bal).barrier

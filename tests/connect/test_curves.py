@@ -8,9 +8,8 @@ import torch
 from _tolerances import assert_close
 from landscope.connect.curves import bezier_points, chain_points, fit_bezier, fit_chain
 from landscope.connect.interpolate import linear_path
-from landscope.connect.toy import MuellerBrown
-from landscope.optim import lbfgs
-from landscope.problems import ModuleLoss
+from landscope.optim import LBFGS, Stop, run
+from landscope.problems import ModuleLoss, MuellerBrown
 
 F64 = torch.float64
 
@@ -25,7 +24,12 @@ def mlp_minima():
     )  # fmt: skip
     X = torch.linspace(-2, 2, 24, dtype=F64)[:, None]
     prob = ModuleLoss(model, X, torch.sin(2 * X))
-    ab = lbfgs(prob, prob.init(2, generator=torch.Generator().manual_seed(1)), max_steps=150)
+    ab = run(
+        prob,
+        prob.init(2, generator=torch.Generator().manual_seed(1)),
+        LBFGS(),
+        stop=Stop(max_steps=150),
+    )
     return prob, ab.theta[0], ab.theta[1]
 
 
@@ -81,6 +85,25 @@ def test_same_generator_same_curve(mlp_minima):
     assert torch.equal(p1.beads, p2.beads)
     p0 = fit_bezier(prob, A, B, steps=0)  # no step: the straight segment
     assert_close(p0.loss[:: 4 * 4], linear_path(prob, A, B, points=9).loss, what="no fit")
+
+
+def test_only_a_non_finite_gradient_stops_the_fit():
+    mb = MuellerBrown()
+    A = torch.tensor([-0.5582, 1.4417], dtype=F64)
+    B = torch.tensor([-0.0500, 0.4667], dtype=F64)
+    gen = torch.Generator().manual_seed(1)
+    # bend at (-80, 80): exp overflows near the bend, the first gradient is not finite and
+    # the fit stops before its first step
+    c = torch.tensor([-80.0, 80.0], dtype=F64)
+    bad = fit_chain(mb, A, B, steps=20, lr=1.0, control=c, generator=gen)
+    assert bad.status == "not_converged"
+    assert_close(bad.beads[16], c, what="the bend never moved")
+    # control at (-50, 50): gradients ~1e207 are finite (their l2 norm is not), and Adam's
+    # step is scale-free, so the fit runs its 20 steps
+    c = torch.tensor([-50.0, 50.0], dtype=F64)
+    huge = fit_bezier(mb, A, B, steps=20, lr=1.0, control=c, generator=gen)
+    assert huge.status == "connected"
+    assert float(mb.grad(huge.beads[16][None]).abs().max()) > 1e200
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,7 @@ import torch
 
 from _tolerances import assert_close
 from landscope.connect.interpolate import linear_path, linear_paths, profile
-from landscope.connect.toy import DoubleWell, MuellerBrown, Quadratic
-from landscope.problems import ModuleLoss, ReluTeacherStudent
+from landscope.problems import DoubleWell, ModuleLoss, MuellerBrown, Quadratic, ReluTeacherStudent
 
 F64 = torch.float64
 

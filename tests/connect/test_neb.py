@@ -7,11 +7,11 @@ import torch
 
 from _tolerances import assert_close
 from landscope.connect.interpolate import linear_path
-from landscope.connect.neb import NebResult, neb, neb_forces, resample
+from landscope.connect.neb import NebBand, NebResult, neb, neb_forces, resample
 from landscope.connect.path import PATH_STATUS
-from landscope.connect.toy import DoubleWell, MuellerBrown
-from landscope.optim import lbfgs
-from landscope.problems import ModuleLoss
+from landscope.optim import FIRE, LBFGS, Stop, run
+from landscope.problems import DoubleWell, ModuleLoss, MuellerBrown
+from landscope.problems.capabilities import RowData, StopNorm
 
 F64 = torch.float64
 
@@ -80,7 +80,44 @@ def test_images_are_one_batch(mb):
     counting = CountingGrad(prob)
     res = neb(counting, minima[2], minima[1], images=9, max_iter=40, tol=1e-8)
     assert not res.converged and res.path.status == "not_converged" and res.iters == 40
+    assert res.climbing_index == -1  # 40 < climb_after = 50: climbing never started
     assert set(counting.calls) == {7}  # the K - 2 interior images, every call
+
+
+def test_two_bands_in_one_batch_equal_one_band_runs(mb):
+    # two bands of different scales relax as two rows of one batch, each with its own
+    # spring, time step and step cap; the driver drops the first band that converges
+    prob, minima, _ = mb
+    K, P = 9, 2
+    a, b = minima[[2, 0]], minima[[1, 2]]
+    s = torch.linspace(0, 1, K, dtype=F64)[None, :, None]
+    x0 = ((1 - s) * a[:, None] + s * b[:, None])[:, 1:-1].reshape(2, (K - 2) * P)
+    spring = torch.tensor([30.0, 10.0], dtype=F64)
+    dt0 = torch.tensor([2e-3, 1e-3], dtype=F64)
+    cap = torch.tensor([0.02, 0.05], dtype=F64)
+    stop = Stop(grad_tol=1e-8, max_steps=3000)
+    band = NebBand(prob, a, b, K, spring, climbing=True)
+    assert isinstance(band, StopNorm) and isinstance(band, RowData)
+    assert band.n_params == x0.shape[1] and band.end_loss.shape == (2, 2)
+    res = run(band, x0, FIRE(dt0=dt0, max_step=cap, block=P), stop=stop)
+    assert res.status_names() == ["converged", "converged"]
+    assert res.steps[0] != res.steps[1]  # one band finished first and left the batch
+    e, g, F = band.evaluate(res.theta)
+    assert e.shape == (2, K - 2) and g.shape == F.shape == (2, K - 2, P)
+    # the stopping norm is the largest image force, not the l2 norm of the row
+    assert_close(res.grad_norm, F.norm(dim=2).amax(1), what="max image force")
+    assert bool((res.grad_norm <= 1e-8).all())
+    for r in range(2):
+        one = NebBand(prob, a[r : r + 1], b[r : r + 1], K, spring[r : r + 1], climbing=True)
+        fire = FIRE(dt0=float(dt0[r]), max_step=float(cap[r]), block=P)
+        alone = run(one, x0[r : r + 1], fire, stop=stop)
+        assert int(alone.steps[0]) == int(res.steps[r]), f"band {r}"
+        assert_close(alone.theta[0], res.theta[r], what=f"band {r} alone")
+    # the climbing images converged to the two saddles (found by Newton in ``mb``)
+    top = e.argmax(1)
+    saddles = _newton(prob, torch.tensor([sd[:2] for sd in prob.SADDLES], dtype=F64))
+    assert_close(res.theta.reshape(2, K - 2, P)[[0, 1], top], saddles[[1, 0]], atol=1e-7,
+                 rtol=0, what="saddles")  # fmt: skip
 
 
 def test_double_well_1d_climbs_to_the_top():
@@ -88,6 +125,15 @@ def test_double_well_1d_climbs_to_the_top():
     assert res.converged
     assert abs(float(res.saddle[0])) <= 1e-10
     assert res.saddle_loss == pytest.approx(1.0, abs=1e-12)
+
+
+def test_band_at_rest_idles_until_climbing():
+    # one image exactly on the saddle of (x^2 - 1)^2: every force is exactly 0, so the band
+    # is converged from the start; it still waits out climb_after iterations (FIRE at zero
+    # power, halving dt) before the climbing image confirms it
+    res = neb(DoubleWell(1), torch.tensor([-1.0]), torch.tensor([1.0]), images=3, climb_after=7)
+    assert res.converged and res.iters == 7 and res.max_force == 0.0
+    assert res.climbing_index == 1 and float(res.saddle[0]) == 0.0
 
 
 def test_init_path_leads_to_a_side_channel():
@@ -135,7 +181,12 @@ def test_neural_net_band_is_below_the_straight_line():
     )  # fmt: skip
     X = torch.linspace(-2, 2, 24, dtype=F64)[:, None]
     prob = ModuleLoss(model, X, torch.sin(2 * X))
-    ab = lbfgs(prob, prob.init(2, generator=torch.Generator().manual_seed(1)), max_steps=150)
+    ab = run(
+        prob,
+        prob.init(2, generator=torch.Generator().manual_seed(1)),
+        LBFGS(),
+        stop=Stop(max_steps=150),
+    )
     A, B = ab.theta
     res = neb(prob, A, B, images=9, max_iter=200, tol=1e-6)
     line = linear_path(prob, A, B)

@@ -17,9 +17,8 @@ from landscope.connect.string import (
     dynamic_strings,
     train_to_level,
 )
-from landscope.connect.toy import DoubleWell, Quadratic
 from landscope.optim import GD, Optimizer
-from landscope.problems import ModuleLoss
+from landscope.problems import DoubleWell, ModuleLoss, Quadratic
 
 ONE_SENTENCE = re.compile(r"^[^\n]+\.$")
 

@@ -11,7 +11,7 @@ import torch
 from _tolerances import assert_close
 from landscope.convex import LiftedSolution, lifted_least_squares, network_from_matrix
 from landscope.critical import certify
-from landscope.optim import Adam, minimize, newton_polish
+from landscope.optim import Adam, Stop, newton_polish, run
 from landscope.problems.quadratic import QuadraticNet, matrix_from_network
 
 DT = torch.float64
@@ -102,7 +102,7 @@ def test_lower_bound_on_network_loss(h: int, seed: int) -> None:
     sol = lifted_least_squares(X, y)
     prob = QuadraticNet(torch.as_tensor(X), torch.as_tensor(y), h=h)
     start = prob.init(24, generator=_gen(seed))
-    res = minimize(prob, start, Adam(0.02), max_steps=1000, tol=1e-10)
+    res = run(prob, start, Adam(0.02), stop=Stop(grad_tol=1e-10, max_steps=1000))
     assert res.status_names().count("diverged") == 0
     floor = sol.loss * (1 - 1e-12)  # rounding of two loss evaluations
     for theta in (start, res.theta, 3.0 * start):
@@ -133,7 +133,7 @@ def test_added_norm_runs_end_at_global_minima(d: int, seed: int) -> None:
     X, y = (torch.as_tensor(t) for t in _data(d, m, seed))
     sol = lifted_least_squares(X, y)
     prob = QuadraticNet(X, y, h=d, variant="added_norm", global_min=sol.loss)
-    res = minimize(prob, prob.init(16, generator=_gen(seed)), Adam(0.02), max_steps=400)
+    res = run(prob, prob.init(16, generator=_gen(seed)), Adam(0.02), stop=Stop(max_steps=400))
     pol = newton_polish(prob, res.theta)
     cert = certify(prob, pol.theta)
     counts = cert.counts()

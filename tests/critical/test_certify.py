@@ -3,6 +3,7 @@ constructed and GD-found ReLU critical points), spectra against numpy, tolerance
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -10,9 +11,19 @@ import pytest
 import torch
 
 from _tolerances import assert_close
-from landscope.critical import VERDICTS, Certificate, Tolerances, certify
-from landscope.optim import GD, minimize, newton_polish
+from landscope.critical import (
+    CERTIFICATE_COLUMNS,
+    MAX_LANCZOS,
+    VERDICTS,
+    Certificate,
+    Tolerances,
+    certify,
+    check_certifiable,
+)
+from landscope.optim import GD, Stop, newton_polish, run
 from landscope.problems import ReluTeacherStudent
+from landscope.problems.capabilities import ManyHvp
+from landscope.spectrum import MAX_DENSE
 from reference.critical_points import split_neuron_saddle
 from reference.toy_problems import double_well, flat_valley
 
@@ -20,17 +31,36 @@ DT = torch.float64
 CRITICAL = {"global_min", "spurious_min", "local_min", "saddle", "degenerate"}
 
 
-def _check_invariants(cert: Certificate, R: int) -> None:
-    for name in ("verdict", "loss", "grad_norm", "eig_min", "eig_max", "n_neg", "n_zero", "dist"):
+FIELDS = (
+    "verdict",
+    "loss",
+    "grad_norm",
+    "eig_min",
+    "eig_max",
+    "n_neg",
+    "n_zero",
+    "dist",
+    "eig_method",
+    "eig_min_bound",
+    "eig_max_bound",
+)
+
+
+def _check_invariants(cert: Certificate, R: int, method: str = "dense") -> None:
+    for name in FIELDS:
         assert getattr(cert, name).shape == (R,), name
     assert len(cert) == R
     counts = cert.counts()
     assert set(counts) == set(VERDICTS) and sum(counts.values()) == R
     crit = np.isin(cert.verdict, list(CRITICAL))
     # certified critical points have their gradient below the tolerance and a spectrum
-    assert bool((cert.grad_norm[crit] <= cert.tol.grad_tol).all())
+    assert bool((cert.grad_norm[crit] <= cert.tolerances.grad_tol).all())
     assert bool(np.isfinite(cert.eig_min[crit]).all())
     assert bool(np.isnan(cert.eig_min[~crit]).all())
+    assert set(cert.eig_method[crit]) <= {method} and set(cert.eig_method[~crit]) <= {"none"}
+    if method == "dense":  # eigvalsh: exact to rounding, no residual bound
+        assert bool((cert.eig_min_bound[crit] == 0).all())
+    assert bool(np.isnan(cert.eig_min_bound[~crit]).all())
 
 
 def _numpy_spectrum(prob, theta: torch.Tensor) -> np.ndarray:
@@ -102,7 +132,7 @@ def test_gd_found_spurious_minima(relu8_spurious) -> None:
     R = rows.shape[0]
     _check_invariants(cert, R)
     assert cert.verdict.tolist() == ["spurious_min"] * R
-    assert bool((cert.loss > 1e-6).all()) and bool((cert.eig_min > cert.tol.eig_tol).all())
+    assert bool((cert.loss > 1e-6).all()) and bool((cert.eig_min > cert.tolerances.eig_tol).all())
     assert bool((cert.dist > 0).all()) and bool((cert.n_neg == 0).all())
     ev = _numpy_spectrum(prob, pol.theta)
     assert_close(cert.eig_min, ev[:, 0], **EIG, what="eig_min")
@@ -115,7 +145,7 @@ def test_gd_found_spurious_minima(relu8_spurious) -> None:
 def test_local_min_when_global_value_unknown() -> None:
     # n < k: global_min is None, the best single neuron is a strict local minimum
     prob = ReluTeacherStudent(k=2, n=1)
-    res = minimize(prob, torch.full((1, 2), 0.3, dtype=DT), GD(0.5), tol=1e-10)
+    res = run(prob, torch.full((1, 2), 0.3, dtype=DT), GD(0.5), stop=Stop(grad_tol=1e-10))
     theta = newton_polish(prob, res.theta).theta
     cert = certify(prob, theta)
     _check_invariants(cert, 1)
@@ -157,53 +187,43 @@ def test_relu_second_layer_teacher() -> None:
 
 
 # ------------------------------------------------------------------ tolerances
-def test_tolerance_overrides_are_used_and_recorded() -> None:
+def test_tolerances_are_used_and_recorded() -> None:
     prob = double_well()
     pt = torch.tensor([[1e-6, 0.0]], dtype=DT)  # ||grad|| = 1e-6 near the saddle
     assert certify(prob, pt).verdict.tolist() == ["not_converged"]
-    cert = certify(prob, pt, grad_tol=1e-5)
+    cert = certify(prob, pt, tolerances=Tolerances(grad_tol=1e-5))
     assert cert.verdict.tolist() == ["saddle"]
-    assert cert.tol == Tolerances(grad_tol=1e-5)
+    assert cert.tolerances == Tolerances(grad_tol=1e-5)
     row = cert.rows()[0]
-    assert row["grad_tol"] == 1e-5 and row["loss_tol"] == 1e-9 and row["eig_tol"] == 1e-6
+    assert (
+        row["cert_grad_tol"] == 1e-5 and row["cert_gap_tol"] == 1e-9 and row["cert_eig_tol"] == 1e-6
+    )
     assert row["verdict"] == "saddle" and row["n_neg"] == 1
-    assert set(row) == {
-        "verdict",
-        "loss",
-        "grad_norm",
-        "eig_min",
-        "eig_max",
-        "n_neg",
-        "n_zero",
-        "dist",
-        "grad_tol",
-        "loss_tol",
-        "eig_tol",
-    }
-    # eig_tol 2 counts the eigenvalues -1 and 1 as zero; loss_tol 0.3 admits loss 1/4
-    wide = certify(prob, pt, tol=Tolerances(grad_tol=1e-5, eig_tol=2.0))
+    assert row["eig_method"] == "dense" and row["eig_min_bound"] == 0.0
+    assert list(row) == list(CERTIFICATE_COLUMNS)
+    # eig_tol 2 counts the eigenvalues -1 and 1 as zero; gap_tol 0.3 admits loss 1/4
+    wide = certify(prob, pt, tolerances=Tolerances(grad_tol=1e-5, eig_tol=2.0))
     assert wide.verdict.tolist() == ["degenerate"] and wide.n_zero.tolist() == [2]
-    assert wide.rows()[0]["eig_tol"] == 2.0 and wide.rows()[0]["grad_tol"] == 1e-5
-    loose = certify(prob, pt, tol=Tolerances(grad_tol=1e-5), loss_tol=0.3)
+    assert wide.rows()[0]["cert_eig_tol"] == 2.0 and wide.rows()[0]["cert_grad_tol"] == 1e-5
+    loose = certify(prob, pt, tolerances=Tolerances(grad_tol=1e-5, gap_tol=0.3))
     assert loose.verdict.tolist() == ["global_min"]
-    assert loose.tol == Tolerances(grad_tol=1e-5, loss_tol=0.3)
+    assert loose.tolerances == Tolerances(grad_tol=1e-5, gap_tol=0.3)
 
 
-@pytest.mark.parametrize("name", ["grad_tol", "loss_tol", "eig_tol"])
-@pytest.mark.parametrize("value", [-1e-9, float("nan"), float("inf")])
-def test_bad_tolerances(name: str, value: float) -> None:
+@pytest.mark.parametrize("name", ["grad_tol", "gap_tol", "eig_tol"])
+@pytest.mark.parametrize("value", [-1e-9, float("nan"), float("inf"), "1e-9", True])
+def test_bad_tolerances(name: str, value: object) -> None:
     with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0"):
         Tolerances(**{name: value})
-    with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0"):
-        certify(double_well(), torch.zeros(1, 2, dtype=DT), **{name: value})
 
 
-def test_max_dense() -> None:
-    prob = ReluTeacherStudent(k=3)  # P = 9
-    tp = prob.teacher_point()
-    assert len(certify(prob, tp, max_dense=9)) == 1
-    with pytest.raises(ValueError, match="9 parameters, more than max_dense = 8"):
-        certify(prob, tp, max_dense=8)
+def test_tolerances_come_through_one_door() -> None:
+    pts = torch.zeros(1, 2, dtype=DT)
+    with pytest.raises(ValueError, match="tolerances must be a Tolerances, got float"):
+        certify(double_well(), pts, tolerances=1e-9)
+    for old in ("tol", "grad_tol", "loss_tol", "eig_tol"):  # the former second doors
+        with pytest.raises(TypeError, match="unexpected keyword"):
+            certify(double_well(), pts, **{old: 1e-9})
 
 
 # ------------------------------------------------------------------ input
@@ -278,3 +298,115 @@ def test_replace_rows_takes_entries_from_another_certificate() -> None:
     assert cert.verdict[1] == "not_converged"  # the original is unchanged
     with pytest.raises(ValueError, match="one entry of `other` per row"):
         cert.replace_rows(np.array([0, 1]), certify(prob, teacher))
+
+
+# ------------------------------------------------------------------ spectrum routes
+# The Lanczos bounds include their own rounding; the dense reference has an error of
+# ~1e-15 ||H|| (LAPACK's eigvalsh), ||H|| <= 20 here.
+ROUNDING = 1e-13
+
+
+def _agree_within_bounds(lanczos: Certificate, dense: Certificate) -> None:
+    """Same verdicts; the dense extremes lie within the Lanczos bounds of the Lanczos ones."""
+    assert lanczos.verdict.tolist() == dense.verdict.tolist()
+    crit = dense.eig_method == "dense"
+    assert (lanczos.eig_method[crit] == "lanczos").all()
+    for end in ("eig_min", "eig_max"):
+        lam, ref = getattr(lanczos, end)[crit], getattr(dense, end)[crit]
+        bound = getattr(lanczos, end + "_bound")[crit]
+        assert bool((np.abs(lam - ref) <= bound + ROUNDING).all()), (end, lam, ref, bound)
+    # the Lanczos counts are lower bounds of the exact ones
+    assert bool((lanczos.n_neg <= dense.n_neg).all() and (lanczos.n_zero <= dense.n_zero).all())
+
+
+def test_lanczos_route_agrees_with_dense_at_relu_minima(relu8_spurious) -> None:
+    # k = n = 8, P = 64: GD-found spurious minima (polished) and the teacher, a strict
+    # global minimum, certified by both routes (max_dense = 10 forces Lanczos).
+    prob, rows = relu8_spurious
+    pts = torch.cat([newton_polish(prob, rows).theta, prob.teacher_point()])
+    R = pts.shape[0]
+    dense = certify(prob, pts)
+    lanczos = certify(prob, pts, max_dense=10)
+    _check_invariants(dense, R)
+    _check_invariants(lanczos, R, method="lanczos")
+    assert lanczos.verdict.tolist() == ["spurious_min"] * (R - 1) + ["global_min"]
+    _agree_within_bounds(lanczos, dense)
+    # ARPACK to machine precision: the bounds are far inside eig_tol, so they decide
+    assert bool((lanczos.eig_min_bound < 1e-9).all() and (lanczos.eig_max_bound < 1e-9).all())
+    assert bool((lanczos.eig_min - lanczos.eig_min_bound > lanczos.tolerances.eig_tol).all())
+    assert lanczos.n_neg.tolist() == [0] * R and lanczos.n_zero.tolist() == [0] * R
+    row = lanczos.rows()[0]
+    assert row["eig_method"] == "lanczos" and row["eig_min_bound"] == lanczos.eig_min_bound[0]
+    # the same rows give the same certificate (fixed Lanczos start)
+    again = certify(prob, pts, max_dense=10)
+    assert again.eig_min.tolist() == lanczos.eig_min.tolist()
+
+
+def test_lanczos_route_saddles_toys_and_degenerate_points() -> None:
+    prob, saddle = split_neuron_saddle(k=3)  # P = 6; one negative, one zero eigenvalue
+    dense, lanczos = certify(prob, saddle), certify(prob, saddle, max_dense=0)
+    _agree_within_bounds(lanczos, dense)
+    assert lanczos.verdict.tolist() == ["saddle"] and lanczos.n_neg.tolist() == [1]
+    # a double-well batch: saddle, global minima, a non-critical and a diverged row
+    pts = torch.tensor([[0.0, 0.0], [0.0, 1.0], [0.5, 0.5], [float("inf"), 0.0]], dtype=DT)
+    dense, lanczos = certify(double_well(), pts), certify(double_well(), pts, max_dense=1)
+    _check_invariants(lanczos, 4, method="lanczos")
+    _agree_within_bounds(lanczos, dense)
+    # flat valley: eigenvalue 0 exactly at the origin: degenerate, one zero found
+    flat = torch.zeros(1, 2, dtype=DT)
+    lanczos = certify(flat_valley(), flat, max_dense=1)
+    assert lanczos.verdict.tolist() == ["degenerate"] and lanczos.n_zero.tolist() == [1]
+
+
+class _ManyHvpRelu:
+    """ReluTeacherStudent with the ManyHvp capability, counting its hvp_many calls."""
+
+    def __init__(self, prob: ReluTeacherStudent) -> None:
+        self.prob, self.calls = prob, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.prob, name)
+
+    def hvp_many(self, theta: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        self.calls.append(tuple(V.shape))
+        return torch.einsum("rpq,rmq->rmp", self.prob.hessian(theta), V)
+
+
+def test_lanczos_route_uses_hvp_many_when_the_problem_has_it() -> None:
+    prob = ReluTeacherStudent(k=4)
+    many = _ManyHvpRelu(prob)
+    assert isinstance(many, ManyHvp) and not isinstance(prob, ManyHvp)
+    tp = prob.teacher_point()
+    lanczos = certify(many, tp, max_dense=4)
+    assert many.calls, "the Lanczos route did not use hvp_many"
+    _agree_within_bounds(lanczos, certify(prob, tp))
+    assert lanczos.verdict.tolist() == ["global_min"] and lanczos.dist.tolist() == [0.0]
+
+
+def test_check_certifiable_routes_and_refusals() -> None:
+    assert check_certifiable(MAX_DENSE) == "dense"
+    assert check_certifiable(MAX_DENSE + 1) == "lanczos"
+    assert check_certifiable(1, max_dense=0) == "dense"  # Lanczos needs P >= 2
+    assert check_certifiable(9, max_dense=9, lanczos=False) == "dense"
+    with pytest.raises(ValueError) as err:
+        check_certifiable(8281, lanczos=False, what="spurious-relu with k = 91")
+    msg = str(err.value)
+    assert msg.startswith("spurious-relu with k = 91 has P = 8281 parameters, more than ")
+    assert f"max_dense = {MAX_DENSE}" in msg and msg.endswith(".") and ". " not in msg
+    with pytest.raises(ValueError, match=f"P = {MAX_LANCZOS + 1} parameters, more than MAX_L"):
+        check_certifiable(MAX_LANCZOS + 1)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="n_params must be an integer >= 1"):
+            check_certifiable(bad)
+    with pytest.raises(ValueError, match="max_dense must be an integer >= 0"):
+        check_certifiable(10, max_dense=-1)
+
+
+def test_certify_refuses_a_size_no_route_can_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    prob = ReluTeacherStudent(k=3)  # P = 9
+    # the module, not the function of the same name that landscope.critical exports
+    module = importlib.import_module("landscope.critical.certify")
+    monkeypatch.setattr(module, "MAX_LANCZOS", 8)
+    with pytest.raises(ValueError, match="P = 9 parameters, more than MAX_LANCZOS = 8"):
+        certify(prob, prob.teacher_point(), max_dense=8)
+    assert len(certify(prob, prob.teacher_point(), max_dense=9)) == 1  # dense still fine

@@ -1,8 +1,12 @@
 """Infinite-width kernels: closed forms against Monte Carlo over the weights, against finite
-wide nets, against quadrature and Gauss-Hermite; PSD, lambda_0, batching and errors."""
+wide nets, against quadrature; PSD, lambda_0, batching, one default kind, and errors.
+
+The quadrature rules themselves (against Gauss-Hermite, each other, and in row blocks) are
+tested in tests/gaussian/test_bivariate.py."""
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -12,7 +16,8 @@ import torch
 from _tolerances import assert_close
 from landscope import activations as acts
 from landscope import kernels
-from landscope.kernels import _bivariate, lambda_0, ntk_gram
+from landscope.gaussian import bivariate
+from landscope.kernels import lambda_0, ntk_cross, ntk_gram
 
 DT = torch.float64
 PI = math.pi
@@ -108,7 +113,9 @@ def mc_depth1(X: torch.Tensor, act: acts.Activation, kind: str, m: int, g: torch
     return terms.mean(0), terms.std(0) / math.sqrt(m)
 
 
-@pytest.mark.parametrize("name", ["relu", "erf", "tanh", "softplus", "leaky_relu:0.2", "gelu"])
+@pytest.mark.parametrize(
+    "name", ["relu", "erf", "erf_sqrt2", "erf_zhong", "tanh", "softplus", "leaky_relu:0.2", "gelu"]
+)
 @pytest.mark.parametrize("kind", ["h_inf", "nngp", "ntk"])
 def test_depth1_kernels_match_monte_carlo(name: str, kind: str) -> None:
     X = points(5, 4, seed=3)
@@ -219,10 +226,13 @@ def test_arora_c_sigma_2_convention_is_2_to_the_depth(depth: int) -> None:
     assert_close(ntk_gram(X, kind="nngp", depth=depth) * 2**depth, S, what="nngp")
 
 
-# --- quadrature against closed forms, Gauss-Hermite, and itself ----------------------------
+# --- quadrature against closed forms -------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "leaky_relu:0.2", "squared_relu", "erf"])
+@pytest.mark.parametrize(
+    "name",
+    ["relu", "leaky_relu", "leaky_relu:0.2", "squared_relu", "erf", "erf_sqrt2", "erf_zhong"],
+)
 @pytest.mark.parametrize(("kind", "depth"), [("h_inf", 1), ("nngp", 1), ("ntk", 1), ("ntk", 2)])
 def test_quadrature_matches_closed_forms(name: str, kind: str, depth: int) -> None:
     # parallel pairs only at depth 1: deeper, the two methods' layer-1 outputs differ by
@@ -237,85 +247,14 @@ def test_quadrature_matches_closed_forms(name: str, kind: str, depth: int) -> No
     assert_close(quad, closed, rtol=0, atol=1e-11 * scale, what=f"{name} {kind} {depth}")
 
 
-def gauss_hermite(act: acts.Activation, S: torch.Tensor, q: int = 80) -> tuple:
-    """Tensor Gauss-Hermite (q x q nodes) for E[phi phi] and E[phi' phi'], pair by pair."""
-    x, w = np.polynomial.hermite_e.hermegauss(q)
-    w = w / math.sqrt(2 * PI)
-    z1, z2 = torch.from_numpy(x)[:, None], torch.from_numpy(x)[None, :]
-    ww = torch.from_numpy(np.outer(w, w))
-    n = S.shape[0]
-    sig, dot = torch.empty(n, n, dtype=DT), torch.empty(n, n, dtype=DT)
-    for i in range(n):
-        for j in range(n):
-            si, sj = math.sqrt(S[i, i]), math.sqrt(S[j, j])
-            c = float(S[i, j]) / (si * sj)
-            s = math.sqrt(max(0.0, 1 - c * c))
-            u, v = si * z1, sj * (c * z1 + s * z2)
-            sig[i, j] = (ww * act.phi(u) * act.phi(v)).sum()
-            dot[i, j] = (ww * act.dphi(u) * act.dphi(v)).sum()
-    return sig, dot
-
-
-@pytest.mark.parametrize("name", ["tanh", "sigmoid", "softplus", "gelu", "erf"])
-def test_fourier_quadrature_matches_gauss_hermite_at_small_variance(name: str) -> None:
-    # at norms <= 0.6 an 80-point Gauss-Hermite tensor rule has converged to ~1e-16 for
-    # these entire or strip-analytic integrands: an independent reference
-    X = points(5, 3, seed=4) * 0.4
-    S = X @ X.T
-    act = acts.get(name)
-    sig, dot = _bivariate.expectations(act, S, method="quadrature")
-    gs, gd = gauss_hermite(act, S)
-    assert_close(sig, gs, rtol=1e-12, atol=1e-13, what=f"{name} phi")
-    assert_close(dot, gd, rtol=1e-12, atol=1e-13, what=f"{name} dphi")
-
-
-@pytest.mark.parametrize("name", ["tanh", "softplus", "gelu", "sigmoid"])
-def test_fourier_and_sector_rules_agree(name: str) -> None:
-    # two different quadratures (Fourier in angle; Gauss-Legendre on sectors with many
-    # nodes) at unit-scale norms: measured ~3e-15 apart
-    X = points(6, 4, seed=9)
-    S = X @ X.T
-    fn = acts.get(name).dphi
-    assert_close(
-        _bivariate.fourier(fn, S),
-        _bivariate.sectors(fn, S, angular=48, radial=64),
-        rtol=1e-12,
-        atol=1e-13,
-        what=name,
-    )
-
-
-def test_radial_gauss_rule_integrates_moments() -> None:
-    # sum_r w_r r^k = int_0^inf r^k r e^(-r^2/2) dr / (2 pi) = 2^(k/2) Gamma(k/2 + 1) / (2 pi)
-    for q in (48, 96, 160):
-        r, w = _bivariate._radial_rule(q)
-        assert bool((w > 0).all()) and r.shape == (q,)
-        for k in range(30):
-            exact = 2 ** (k / 2) * math.gamma(k / 2 + 1) / (2 * PI)
-            assert abs(float(w @ r**k) / exact - 1) < 1e-12, (q, k)
-
-
 @pytest.mark.parametrize("name", ["relu", "erf", "tanh", "squared_relu"])
 def test_blocks_and_batches_give_the_same_kernel(monkeypatch, name: str) -> None:
     Xs = torch.stack([awkward_points(), 0.5 * awkward_points()])
     full = ntk_gram(Xs, name, "ntk", depth=2)
     # 49 pairs per block: 7 x 7 blocks for one data set, 4 x 4 for the batch of two
-    monkeypatch.setattr(_bivariate, "_BLOCK_ELEMS", 49)
+    monkeypatch.setattr(bivariate, "_BLOCK_ELEMS", 49)
     assert_close(ntk_gram(Xs, name, "ntk", depth=2), full, what="batch in blocks")
     assert_close(ntk_gram(Xs[1], name, "ntk", depth=2), full[1], what="one set in blocks")
-
-
-def test_fourier_coefficients_in_row_blocks_of_different_sample_sizes(monkeypatch) -> None:
-    # norms from 0.2 to 6: the rows need from ~20 to ~250 modes. With a tiny working
-    # budget each row is its own block, sampled at its own size and zero-padded
-    norms = torch.logspace(math.log10(0.2), math.log10(6.0), 8, dtype=DT)
-    X = points(8, 3, seed=13, norms=False) * norms[:, None]
-    S = X @ X.T
-    fn = acts.get("tanh").dphi
-    whole = _bivariate.fourier(fn, S)
-    monkeypatch.setattr(_bivariate, "_WORK_BYTES", 1)
-    # the same rule up to modes below MODE_TOL and FFTs of other lengths: 1e-14 apart
-    assert_close(_bivariate.fourier(fn, S), whole, rtol=1e-13, atol=1e-14, what="row blocks")
 
 
 def test_default_radial_rule_follows_the_input_scale() -> None:
@@ -467,3 +406,15 @@ def test_bad_arguments_are_one_sentence(kwargs: dict, match: str) -> None:
 def test_bad_points(X, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ntk_gram(X)
+
+
+def test_one_default_kind_everywhere() -> None:
+    """ntk_gram, ntk_cross and lambda_0 share DEFAULT_KIND (H-infinity), so that calls with
+    defaults agree: ntk_cross(X, X) is ntk_gram(X), and lambda_0(X) its smallest eigenvalue."""
+    for fn in (ntk_gram, ntk_cross, lambda_0):
+        assert inspect.signature(fn).parameters["kind"].default == kernels.DEFAULT_KIND, fn
+    assert kernels.DEFAULT_KIND == "h_inf"
+    X = awkward_points()
+    assert torch.equal(ntk_cross(X, X), ntk_gram(X))
+    assert torch.equal(ntk_cross(X, X.clone()), ntk_gram(X, kind="h_inf"))
+    assert lambda_0(X) == float(torch.linalg.eigvalsh(ntk_gram(X))[0])

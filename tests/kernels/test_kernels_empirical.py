@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -146,11 +147,42 @@ def test_params_at_other_values_and_frozen_parameters() -> None:
 
 
 def test_float32_model_gives_float32() -> None:
+    """A float32 model keeps its dtype (documented; no silent upcast), and the result is a
+    plain tensor: .numpy() works."""
     model = mlp().float()
     X = torch.randn(3, 3)
     K = empirical_ntk(model, X.double())  # X is cast to the parameters' dtype
     assert K.dtype == torch.float32 and K.shape == (3, 3)
+    assert not K.requires_grad and K.grad_fn is None
+    assert K.numpy().dtype == np.float32
     assert_close(K, empirical_ntk(mlp(), X.double()), dtype=torch.float32, what="float32")
+    K32 = empirical_ntk(model, X, params={"0.weight": model[0].weight})
+    assert K32.dtype == torch.float32 and K32.numpy().shape == (3, 3)
+
+
+@pytest.mark.parametrize("which", ["all", "subset", "values"])
+def test_result_is_detached_whatever_params(which: str) -> None:
+    """With ``params`` (a subset, or tensors that require grad) the kernel used to carry
+    the autograd graph of the module's other parameters (.numpy() raised); it is detached
+    always, and equal to the default call's where the values agree."""
+    model = mlp()
+    X = torch.randn(5, 3, dtype=DT, generator=torch.Generator().manual_seed(8))
+    if which == "all":
+        params = dict(model.named_parameters())  # requires_grad tensors themselves
+    elif which == "subset":
+        params = {"0.weight": model[0].weight}
+    else:
+        params = {k: (1.5 * v).requires_grad_(True) for k, v in model.named_parameters()}
+    K = empirical_ntk(model, X, params=params)
+    assert not K.requires_grad and K.grad_fn is None
+    assert K.numpy().shape == (5, 5)
+    full = empirical_ntk(model, X, params=params, trace=False)
+    assert not full.requires_grad and full.numpy().shape == (5, 5, 1, 1)
+    if which == "all":
+        assert_close(K, empirical_ntk(model, X), what="same values as the default")
+    if which == "subset":
+        J = explicit_jacobian(model, X)[:, 0, : model[0].weight.numel()]  # first tensor
+        assert_close(K, J @ J.T, what="first layer's weight only")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Gradient descent with per-row Armijo backtracking: exact minimizers of ill-conditioned
 least-squares quadratics, the sufficient-decrease condition on every accepted step, the
 loss and step stopping rules, divergence and failed line searches, batch vs one row for
-problems whose rows own their data, and argument checks."""
+problems whose rows own their data, and argument checks (``Armijo`` under ``run``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from _tolerances import assert_close
-from landscope.optim import gd_armijo
+from landscope.optim import Armijo, RunResult, Stop, View, run
 from landscope.problems import OneHiddenRegression, planted
+from reference.one_row import run_alone
 
 DT = torch.float64
 CONVERGED, MAX_STEPS, DIVERGED = 1, 2, 3
@@ -22,6 +23,14 @@ CONVERGED, MAX_STEPS, DIVERGED = 1, 2, 3
 
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def _armijo(problem, theta0: torch.Tensor, method: Armijo | None = None, **stop) -> RunResult:
+    """``Armijo`` (default constants unless ``method``) under ``run``; ``stop`` holds
+    ``Stop``'s fields, max_steps 10,000 unless told (the budget these tests were written
+    for)."""
+    method = Armijo() if method is None else method
+    return run(problem, theta0, method, stop=Stop(**{"max_steps": 10_000, **stop}))
 
 
 class LeastSquares:
@@ -107,7 +116,7 @@ SMALL = [10.0, 30.0, 100.0, 10.0]  # for the tests that need rows, not condition
 def test_converges_to_the_exact_minimizers() -> None:
     prob, theta0 = _least_squares(CONDS, P=5, seed=0)
     tol = 1e-10
-    res = gd_armijo(prob, theta0, tol=tol, max_steps=20_000)
+    res = _armijo(prob, theta0, grad_tol=tol, max_steps=20_000)
     assert res.status.tolist() == [CONVERGED] * len(CONDS)
     assert float(res.grad_norm.max()) <= tol
     _, g = prob.loss_and_grad(res.theta)
@@ -140,7 +149,7 @@ def test_shared_problem_without_select() -> None:
     base, _ = _least_squares([100.0], P=4, seed=1)
     prob = One(base)
     theta0 = torch.randn(6, 4, generator=_gen(2), dtype=DT) * torch.logspace(-3, 2, 6)[:, None]
-    res = gd_armijo(prob, theta0, tol=1e-10, max_steps=20_000)
+    res = _armijo(prob, theta0, grad_tol=1e-10, max_steps=20_000)
     assert res.status.tolist() == [CONVERGED] * 6
     assert len(set(res.steps.tolist())) > 1  # rows left the batch at different times
     expected = np.linalg.solve(prob.M.numpy(), prob.c.numpy())
@@ -151,7 +160,7 @@ def test_every_accepted_step_satisfies_armijo() -> None:
     prob, theta0 = _least_squares([10.0, 100.0, 30.0], P=4, seed=3)
     rec = Recorder(prob, torch.arange(theta0.shape[0]))
     c1 = 0.3  # a demanding constant: more rejected trials, and a sharper check
-    res = gd_armijo(rec, theta0, tol=1e-9, max_steps=20_000, c1=c1)
+    res = _armijo(rec, theta0, grad_tol=1e-9, max_steps=20_000, method=Armijo(c1=c1))
     assert res.status.tolist() == [CONVERGED] * 3
     for r, calls in rec.log.items():
         assert len(calls) == int(res.steps[r]) + 1  # the start, then one call per step
@@ -178,7 +187,7 @@ def test_armijo_on_one_hidden_regression() -> None:
     prob = OneHiddenRegression(p.X, p.y, p.v, "tanh")
     rec = Recorder(prob, ids=torch.arange(3))
     theta0 = prob.init(3, generator=_gen(9))
-    gd_armijo(rec, theta0, tol=1e-8, max_steps=300, c1=1e-4)
+    _armijo(rec, theta0, grad_tol=1e-8, max_steps=300, method=Armijo(c1=1e-4))
     for r, calls in rec.log.items():
         assert len(calls) > 10
         for (th0, f0, g0), (th1, f1, _) in pairwise(calls):
@@ -189,30 +198,32 @@ def test_armijo_on_one_hidden_regression() -> None:
 # -------------------------------------------------------------------- stopping rules
 
 
-def test_loss_tol_stops_rows_at_the_first_small_loss() -> None:
+def test_loss_target_stops_rows_at_the_first_small_loss() -> None:
     prob, theta0 = _least_squares(SMALL, P=5, seed=4)
     rec = Recorder(prob, torch.arange(theta0.shape[0]))
     loss_tol = 1e-8
-    res = gd_armijo(rec, theta0, tol=0.0, loss_tol=loss_tol, max_steps=20_000)
+    res = _armijo(rec, theta0, grad_tol=0.0, loss_target=loss_tol, max_steps=20_000)
     assert res.status.tolist() == [CONVERGED] * len(SMALL)
     assert float(prob.loss(res.theta).max()) <= loss_tol
-    assert float(res.grad_norm.min()) > 0  # tol = 0 was not what stopped them
+    assert float(res.grad_norm.min()) > 0  # grad_tol = 0 was not what stopped them
+    # the loss the driver recorded is the loss at the final iterate
+    assert_close(res.loss, prob.loss(res.theta), what="recorded loss")
     for calls in rec.log.values():
         losses = [f for _, f, _ in calls]
         assert losses[-1] <= loss_tol and min(losses[:-1]) > loss_tol
-    full = gd_armijo(prob, theta0, tol=1e-10, max_steps=20_000)
+    full = _armijo(prob, theta0, grad_tol=1e-10, max_steps=20_000)
     assert bool((res.steps < full.steps).all())
 
 
 def test_max_steps_caps_every_row() -> None:
     prob, theta0 = _least_squares(CONDS, P=5, seed=5)
-    res = gd_armijo(prob, theta0, tol=1e-10, max_steps=7)
+    res = _armijo(prob, theta0, grad_tol=1e-10, max_steps=7)
     assert res.status.tolist() == [MAX_STEPS] * len(CONDS)
     assert res.steps.tolist() == [7] * len(CONDS)
     _, g = prob.loss_and_grad(res.theta)
     assert_close(res.grad_norm, torch.linalg.vector_norm(g, dim=1), what="|grad| at the cap")
     assert bool((prob.loss(res.theta) < prob.loss(theta0)).all())
-    zero = gd_armijo(prob, theta0, max_steps=0)
+    zero = _armijo(prob, theta0, max_steps=0)
     assert zero.status.tolist() == [MAX_STEPS] * len(CONDS)
     assert torch.equal(zero.theta, theta0) and zero.steps.tolist() == [0] * len(CONDS)
 
@@ -220,7 +231,7 @@ def test_max_steps_caps_every_row() -> None:
 def test_starting_at_the_minimizer_takes_no_step() -> None:
     prob, _ = _least_squares([100.0, 10.0], P=3, seed=6)
     theta0 = torch.from_numpy(_solve(prob))
-    res = gd_armijo(prob, theta0, tol=1e-8)
+    res = _armijo(prob, theta0, grad_tol=1e-8)
     assert res.status.tolist() == [CONVERGED] * 2 and res.steps.tolist() == [0, 0]
     assert torch.equal(res.theta, theta0)
 
@@ -236,7 +247,7 @@ def test_unbounded_problem_diverges() -> None:
             return self.loss(theta), -theta
 
     theta0 = torch.randn(4, 3, generator=_gen(7), dtype=DT)
-    res = gd_armijo(Concave(), theta0, max_steps=10_000)
+    res = _armijo(Concave(), theta0, max_steps=10_000)
     assert res.status.tolist() == [DIVERGED] * 4
     assert bool(torch.isinf(res.grad_norm).all())
     assert bool((res.steps < 10_000).all())
@@ -255,18 +266,26 @@ def test_failed_line_search_counts_as_max_steps() -> None:
             return self.loss(theta), -theta
 
     theta0 = torch.randn(2, 3, generator=_gen(8), dtype=DT)
-    res = gd_armijo(Wrong(), theta0, max_backtracks=5)
+    res = _armijo(Wrong(), theta0, method=Armijo(max_backtracks=5))
     assert res.status.tolist() == [MAX_STEPS] * 2 and res.steps.tolist() == [0, 0]
     assert torch.equal(res.theta, theta0)
 
 
-def test_callback_sees_rows_leave() -> None:
+def test_observer_sees_rows_leave() -> None:
     prob, theta0 = _least_squares(SMALL, P=5, seed=0)
     seen = []
-    gd_armijo(prob, theta0, tol=1e-8, callback=lambda step, active: seen.append((step, active)))
+
+    def leaving(view: View) -> None:
+        if view.finished:
+            seen.append((view.step, view.remaining))
+
+    res = run(prob, theta0, Armijo(), stop=Stop(grad_tol=1e-8), observers=[leaving])
     steps, active = zip(*seen, strict=True)
     assert active[-1] == 0 and list(active) == sorted(active, reverse=True)
     assert len(set(active)) == len(active) and list(steps) == sorted(steps)
+    # every row converged without a failed line search: one accepted step per iteration
+    assert res.status.tolist() == [CONVERGED] * len(SMALL)
+    assert list(steps) == sorted(set(res.steps.tolist()))
 
 
 # -------------------------------------------------------- rows that own their data
@@ -275,49 +294,58 @@ def test_callback_sees_rows_leave() -> None:
 @pytest.mark.parametrize("act", ["relu", "tanh"])
 def test_batch_equals_rows_run_alone(act: str) -> None:
     seeds = [0, 1, 2, 3]
-    kw = {"tol": 1e-8, "loss_tol": 1e-14, "max_steps": 400}
+    stop = Stop(grad_tol=1e-8, loss_target=1e-14, max_steps=400)
     p = planted(4, 2, 2.0, 60, seeds, act)
     prob = OneHiddenRegression(p.X, p.y, p.v, act)
     theta0 = torch.cat([prob.init(1, generator=_gen(100 + s)) for s in seeds])
-    res = gd_armijo(prob, theta0, **kw)
+    res = run(prob, theta0, Armijo(), stop=stop)
     # rows leave the batch at different times (else compaction is not exercised), one
     # of them at the cap
     assert len(set(res.steps.tolist())) == 4 and MAX_STEPS in res.status.tolist()
-    for r, s in enumerate(seeds):
-        q = planted(4, 2, 2.0, 60, [s], act)
-        alone = gd_armijo(OneHiddenRegression(q.X, q.y, q.v, act), theta0[r : r + 1], **kw)
-        # accept/reject decisions are discrete, so step counts and statuses must agree
-        # exactly; the iterates are the same float64 operations per row except for the
-        # batched matmul's kernel choice, rounding ~1e-16 per step that a few hundred
-        # (locally contracting) steps cannot grow to 1e-10
-        assert int(alone.steps[0]) == int(res.steps[r]), r
-        assert int(alone.status[0]) == int(res.status[r]), r
-        assert_close(alone.theta[0], res.theta[r], rtol=1e-10, atol=1e-10, what=f"row {r}")
-        assert_close(alone.grad_norm[0], res.grad_norm[r], rtol=1e-8, atol=1e-12)
+
+    def own(r: int) -> OneHiddenRegression:
+        q = planted(4, 2, 2.0, 60, [seeds[r]], act)
+        return OneHiddenRegression(q.X, q.y, q.v, act)
+
+    alone = run_alone(prob, theta0, Armijo(), stop, row_problem=own)
+    # accept/reject decisions are discrete, so step counts and statuses must agree
+    # exactly; the iterates are the same float64 operations per row except for the
+    # batched matmul's kernel choice, rounding ~1e-16 per step that a few hundred
+    # (locally contracting) steps cannot grow to 1e-10
+    assert alone.steps.tolist() == res.steps.tolist()
+    assert alone.status.tolist() == res.status.tolist()
+    assert_close(alone.theta, res.theta, rtol=1e-10, atol=1e-10, what="batch vs rows alone")
+    assert_close(alone.grad_norm, res.grad_norm, rtol=1e-8, atol=1e-12)
 
 
 # ------------------------------------------------------------------- bad arguments
 
 
 @pytest.mark.parametrize(
-    "kw",
+    ("kw", "match"),
     [
-        {"tol": -1.0},
-        {"tol": math.nan},
-        {"tol": math.inf},
-        {"max_steps": -1},
-        {"max_backtracks": 0},
-        {"lr0": 0.0},
-        {"lr0": -1.0},
-        {"lr0": math.nan},
-        {"grow": 0.5},
-        {"grow": math.nan},
-        {"c1": 0.0},
-        {"c1": 1.0},
-        {"c1": math.nan},
+        ({"max_backtracks": 0}, "max_backtracks must be >= 1"),
+        ({"lr0": 0.0}, "need lr0 > 0 and grow >= 1"),
+        ({"lr0": -1.0}, "need lr0 > 0 and grow >= 1"),
+        ({"lr0": math.nan}, "need lr0 > 0 and grow >= 1"),
+        ({"lr0": math.inf}, "need lr0 > 0 and grow >= 1"),
+        ({"grow": 0.5}, "need lr0 > 0 and grow >= 1"),
+        ({"grow": math.nan}, "need lr0 > 0 and grow >= 1"),
+        ({"c1": 0.0}, "c1 must be in"),
+        ({"c1": 1.0}, "c1 must be in"),
+        ({"c1": math.nan}, "c1 must be in"),
     ],
 )
-def test_bad_arguments_raise(kw: dict) -> None:
-    prob, theta0 = _least_squares([10.0], P=2, seed=0)
-    with pytest.raises(ValueError):
-        gd_armijo(prob, theta0, **kw)
+def test_bad_arguments_raise(kw: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=f"^{match}") as err:
+        Armijo(**kw)
+    assert str(err.value).endswith(".") and repr(next(iter(kw.values()))) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"grad_tol": -1.0}, {"grad_tol": math.nan}, {"grad_tol": math.inf}, {"max_steps": -1}],
+)
+def test_bad_stopping_rule_raises(kw: dict) -> None:
+    with pytest.raises(ValueError, match=f"^{next(iter(kw))} must be"):
+        Stop(**kw)

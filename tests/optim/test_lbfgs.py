@@ -1,9 +1,12 @@
-"""Batched L-BFGS against one-row runs and a textbook loop, against closed-form optima and
-scipy, its Armijo descent, per-row stopping, the step cap and argument checks."""
+"""Batched L-BFGS (``LBFGS`` under ``run``) against one-row runs and a textbook loop, against
+closed-form optima and scipy, its Armijo descent, per-row stopping, the step cap, problems
+whose rows own their data, and argument checks."""
 
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import replace
 from itertools import pairwise
 
 import numpy as np
@@ -13,7 +16,7 @@ import torch
 
 from _tolerances import assert_close
 from landscope.convex import lifted_least_squares
-from landscope.optim import MinimizeResult, lbfgs
+from landscope.optim import LBFGS, RunResult, Stop, View, run
 from landscope.problems import QuadraticNet, ReluTeacherStudent, init_from_seeds
 from reference.lbfgs_problems import (
     Quadratic,
@@ -22,13 +25,14 @@ from reference.lbfgs_problems import (
     random_spd,
     reference_lbfgs,
 )
+from reference.one_row import run_alone
 
 DT = torch.float64
 # Batched vs one row vs the textbook loop: the same float64 operations (the reference
-# mirrors lbfgs' order of operations), so paths agree to rounding. Near tol the
+# mirrors LBFGS' order of operations), so paths agree to rounding. Near grad_tol the
 # accept/stop decisions are discrete: a loop written with other dot products (s @ y,
 # division by s'y) drifts by ~1e-12 along Rosenbrock's valley and can stop one step
-# earlier or later, so the reference deliberately shares lbfgs' arithmetic.
+# earlier or later, so the reference deliberately shares LBFGS' arithmetic.
 LOOP = {"rtol": 1e-12, "atol": 1e-12}
 
 
@@ -36,20 +40,31 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _alone(problem: object, theta0: torch.Tensor, **kw: object) -> MinimizeResult:
-    """lbfgs on each row by itself (R = 1), results stacked."""
-    runs = [lbfgs(problem, theta0[r : r + 1], **kw) for r in range(theta0.shape[0])]
-    return MinimizeResult(
-        *(
-            torch.cat([getattr(x, f) for x in runs])
-            for f in ("theta", "grad_norm", "steps", "status")
-        )
+def _lbfgs(problem: object, theta0: torch.Tensor, method: LBFGS | None = None, **stop) -> RunResult:
+    """``LBFGS`` (default constants unless ``method``) under ``run``; ``stop`` holds
+    ``Stop``'s fields."""
+    return run(problem, theta0, LBFGS() if method is None else method, stop=Stop(**stop))
+
+
+def _reference(problem: object, x: torch.Tensor, stop: Stop, method: LBFGS):
+    """``reference_lbfgs`` on one row (P,) with the constants of ``stop`` and ``method``."""
+    return reference_lbfgs(
+        problem,
+        x,
+        grad_tol=stop.grad_tol,
+        max_steps=stop.max_steps,
+        memory=method.memory,
+        c1=method.c1,
+        max_backtracks=method.max_backtracks,
+        max_step_norm=method.max_step_norm,
+        diverge=stop.diverge,
     )
 
 
-def _check_shapes(res: MinimizeResult, R: int, P: int) -> None:
+def _check_shapes(res: RunResult, R: int, P: int) -> None:
     assert res.theta.shape == (R, P) and res.theta.dtype == DT
-    assert res.grad_norm.shape == res.steps.shape == res.status.shape == (R,)
+    assert res.grad_norm.shape == res.loss.shape == res.steps.shape == res.status.shape == (R,)
+    assert res.method == "lbfgs"
 
 
 def _rosenbrock_starts(P: int, R: int, seed: int) -> tuple[Rosenbrock, torch.Tensor]:
@@ -83,39 +98,38 @@ def _relu4() -> tuple[ReluTeacherStudent, torch.Tensor]:
     return prob, init_from_seeds(prob, list(range(6)))
 
 
+STOP = Stop(grad_tol=1e-10, max_steps=2000)
 CASES = {
     # 2-D Rosenbrock: one row needs 1064 steps, the others 22..46 (see the scipy test)
-    "rosenbrock2": (lambda: _rosenbrock_starts(2, 6, 2), {"tol": 1e-10, "max_steps": 2000}),
+    "rosenbrock2": (lambda: _rosenbrock_starts(2, 6, 2), STOP, LBFGS()),
     # 4-D: rows end at the global minimum or the local one near (-1, 1, 1, 1)
-    "rosenbrock4": (lambda: _rosenbrock_starts(4, 6, 4), {"tol": 1e-10, "max_steps": 2000}),
+    "rosenbrock4": (lambda: _rosenbrock_starts(4, 6, 4), STOP, LBFGS()),
     # memory 3 < steps: every row's pair buffer wraps around many times
-    "rosenbrock6_mem3": (
-        lambda: _rosenbrock_starts(6, 5, 6),
-        {"tol": 1e-10, "max_steps": 2000, "memory": 3},
-    ),
-    # tol 1e-7: below ~1e-8 the closed-form loss near zero is at its rounding floor and
-    # the line search stalls (reported max_steps)
-    "relu4": (_relu4, {"tol": 1e-7, "max_steps": 2000}),
+    "rosenbrock6_mem3": (lambda: _rosenbrock_starts(6, 5, 6), STOP, LBFGS(memory=3)),
+    # grad_tol 1e-7: below ~1e-8 the closed-form loss near zero is at its rounding floor
+    # and the line search stalls (reported max_steps)
+    "relu4": (_relu4, Stop(grad_tol=1e-7, max_steps=2000), LBFGS()),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_batched_equals_per_row_and_textbook_loop(case: str) -> None:
-    make, kw = CASES[case]
+    make, stop, method = CASES[case]
     prob, theta0 = make()
     R, P = theta0.shape
-    res = lbfgs(prob, theta0, **kw)
+    res = run(prob, theta0, method, stop=stop)
     _check_shapes(res, R, P)
     assert res.status_names() == ["converged"] * R
-    assert bool((res.grad_norm <= kw["tol"]).all())
+    assert bool((res.grad_norm <= stop.grad_tol).all())
     assert_close(res.grad_norm, prob.grad(res.theta).norm(dim=1), what="reported grad norm")
+    assert_close(res.loss, prob.loss(res.theta), what="reported loss")
     assert len(set(res.steps.tolist())) > 1  # rows leave at different steps: compaction
-    alone = _alone(prob, theta0, **kw)
+    alone = run_alone(prob, theta0, method, stop)
     assert res.steps.tolist() == alone.steps.tolist()
     assert res.status.tolist() == alone.status.tolist()
     assert_close(res.theta, alone.theta, **LOOP, what=f"{case}: batched vs R = 1")
     for r in range(R):
-        theta, steps, status, _ = reference_lbfgs(prob, theta0[r], **kw)
+        theta, steps, status, _ = _reference(prob, theta0[r], stop, method)
         assert (steps, status) == (int(res.steps[r]), int(res.status[r])), f"{case} row {r}"
         assert_close(res.theta[r], theta, **LOOP, what=f"{case} row {r}: textbook loop")
 
@@ -127,7 +141,7 @@ def test_quadratic_converges_to_the_solution() -> None:
     b = torch.randn(P, generator=_gen(1), dtype=DT)
     prob = Quadratic(A, b, centred=True)
     theta0 = prob.init(R, generator=_gen(2))
-    res = lbfgs(prob, theta0, tol=1e-10, max_steps=1000)
+    res = _lbfgs(prob, theta0, grad_tol=1e-10, max_steps=1000)
     _check_shapes(res, R, P)
     assert res.status_names() == ["converged"] * R
     x_star = torch.from_numpy(np.linalg.solve(A.numpy(), b.numpy()))
@@ -138,11 +152,11 @@ def test_quadratic_converges_to_the_solution() -> None:
 
 def test_uncentred_quadratic_converges_at_attainable_tolerance() -> None:
     # 1/2 x'Ax - b'x as written: |f*| ~ 0.3, so the Armijo test resolves decreases down
-    # to ||g|| ~ 3e-9 (see Quadratic); tol 1e-7 is well above that floor
+    # to ||g|| ~ 3e-9 (see Quadratic); grad_tol 1e-7 is well above that floor
     P, R = 5, 5
     A, b = random_spd(P, 100.0, 0), torch.randn(P, generator=_gen(1), dtype=DT)
     prob = Quadratic(A, b)
-    res = lbfgs(prob, prob.init(R, generator=_gen(2)), tol=1e-7, max_steps=1000)
+    res = _lbfgs(prob, prob.init(R, generator=_gen(2)), grad_tol=1e-7, max_steps=1000)
     assert res.status_names() == ["converged"] * R
     assert_close(res.theta, prob.minimizer.expand(R, P), rtol=0, atol=1e-7, what="argmin")
 
@@ -153,12 +167,12 @@ def test_row_without_descent_stops_instead_of_spinning() -> None:
     A = (Q * torch.logspace(0, 2, P, dtype=DT)) @ Q.T
     # |b| |x*| ~ 1e4: decreases vanish in rounding below ||g|| ~ 1e-7 (the final ||g||
     # lands anywhere in 1e-9..1e-6 depending on rounding, seeds 0..5), and A x - b itself
-    # is only resolved to ~1e-12, so tol 1e-15 is unattainable and the row must end as
-    # max_steps (tol 1e-8 was reached by rounding luck on one machine); theta stops
+    # is only resolved to ~1e-12, so grad_tol 1e-15 is unattainable and the row must end
+    # as max_steps (1e-8 was reached by rounding luck on one machine); theta stops
     # moving by step ~30
     prob = Quadratic(0.5 * (A + A.T), torch.full((P,), 100.0, dtype=DT))
     rec = Recorder(prob)
-    res = lbfgs(rec, torch.zeros(1, P, dtype=DT), tol=1e-15, max_steps=100)
+    res = _lbfgs(rec, torch.zeros(1, P, dtype=DT), grad_tol=1e-15, max_steps=100)
     assert res.status_names() == ["max_steps"]
     moved = sum(not torch.equal(a[0], b[0]) for a, b in pairwise(rec.calls))
     assert moved >= 10
@@ -169,7 +183,7 @@ def test_row_without_descent_stops_instead_of_spinning() -> None:
 @pytest.mark.parametrize("P", [2, 3])
 def test_rosenbrock_reaches_ones_like_scipy(P: int) -> None:
     prob, theta0 = _rosenbrock_starts(P, 6, P)
-    res = lbfgs(prob, theta0, tol=1e-10, max_steps=5000)
+    res = _lbfgs(prob, theta0, grad_tol=1e-10, max_steps=5000)
     assert res.status_names() == ["converged"] * 6
     # Hessian at (1, ..., 1) has lambda_min >= 0.39 (P <= 3): |x - 1| <= 3e-10
     assert_close(res.theta, torch.ones(6, P, dtype=DT), rtol=0, atol=1e-8, what="argmin")
@@ -195,12 +209,12 @@ def test_rosenbrock_reaches_ones_like_scipy(P: int) -> None:
 # ------------------------------------------------------------------ descent
 @pytest.mark.parametrize("case", ["rosenbrock2", "relu4"])
 def test_every_accepted_step_satisfies_armijo(case: str) -> None:
-    make, kw = CASES[case]
+    make, stop, method = CASES[case]
     prob, theta0 = make()
     c1 = 1e-4
     for r in (0, 1, 3):  # row 2 of rosenbrock2 is the 1064-step one
         rec = Recorder(prob)
-        res = lbfgs(rec, theta0[r : r + 1], c1=c1, **kw)
+        res = run(rec, theta0[r : r + 1], replace(method, c1=c1), stop=stop)
         assert res.status_names() == ["converged"]
         # one loss_and_grad at the start, one per accepted step, nothing else
         assert len(rec.calls) == int(res.steps[0]) + 1
@@ -213,10 +227,10 @@ def test_every_accepted_step_satisfies_armijo(case: str) -> None:
 
 def test_loss_is_monotone_in_max_steps() -> None:
     prob, theta0 = _rosenbrock_starts(2, 6, 2)
-    paths = [reference_lbfgs(prob, theta0[r], tol=1e-10, max_steps=2000)[3] for r in range(6)]
+    paths = [_reference(prob, theta0[r], STOP, LBFGS())[3] for r in range(6)]
     prev = prob.loss(theta0)
     for k in range(1, 31):
-        res = lbfgs(prob, theta0, tol=1e-10, max_steps=k)
+        res = _lbfgs(prob, theta0, grad_tol=1e-10, max_steps=k)
         loss = prob.loss(res.theta)
         assert bool((loss <= prev).all()), f"max_steps = {k}"
         for r in range(6):  # a capped run is the first k steps of the full one
@@ -237,13 +251,13 @@ def test_optimum_nan_and_inf_rows_stop_at_step_zero() -> None:
             good,
         ]
     )
-    res = lbfgs(prob, start, tol=1e-10, max_steps=2000)
+    res = _lbfgs(prob, start, grad_tol=1e-10, max_steps=2000)
     _check_shapes(res, 6, 2)
     assert res.status.tolist() == [1, 3, 3, 1, 1, 1]
     assert res.steps[:3].tolist() == [0, 0, 0]
     assert res.grad_norm[:3].tolist() == [0.0, math.inf, math.inf]
     assert torch.allclose(res.theta[:3], start[:3], rtol=0, atol=0, equal_nan=True)
-    ok = lbfgs(prob, good, tol=1e-10, max_steps=2000)
+    ok = _lbfgs(prob, good, grad_tol=1e-10, max_steps=2000)
     assert res.steps[3:].tolist() == ok.steps.tolist()
     assert_close(res.theta[3:], ok.theta, **LOOP, what="rows beside stopped ones")
 
@@ -251,11 +265,11 @@ def test_optimum_nan_and_inf_rows_stop_at_step_zero() -> None:
 def test_max_steps_status() -> None:
     prob, good = _rosenbrock_starts(2, 4, 2)
     start = torch.cat([good, torch.ones(1, 2, dtype=DT)])
-    res = lbfgs(prob, start, tol=1e-10, max_steps=5)
+    res = _lbfgs(prob, start, grad_tol=1e-10, max_steps=5)
     assert res.status_names() == ["max_steps"] * 4 + ["converged"]
     assert res.steps.tolist() == [5, 5, 5, 5, 0]
     assert_close(res.grad_norm, prob.grad(res.theta).norm(dim=1), what="grad norm at stop")
-    zero = lbfgs(prob, start, tol=1e-10, max_steps=0)
+    zero = _lbfgs(prob, start, grad_tol=1e-10, max_steps=0)
     assert zero.status_names() == ["max_steps"] * 4 + ["converged"]
     assert torch.equal(zero.theta, start) and int(zero.steps.max()) == 0
 
@@ -265,7 +279,7 @@ def test_failed_line_search_is_max_steps() -> None:
     # from (-3, -3) the gradient has norm ~1e4: the unit step -g overshoots, and with a
     # single trial allowed no descent is found
     start = torch.tensor([[-3.0, -3.0], [1.0, 1.0]], dtype=DT)
-    res = lbfgs(prob, start, tol=1e-10, max_steps=100, max_backtracks=1)
+    res = _lbfgs(prob, start, LBFGS(max_backtracks=1), grad_tol=1e-10, max_steps=100)
     assert res.status_names() == ["max_steps", "converged"]
     assert res.steps.tolist() == [0, 0]
     assert torch.equal(res.theta, start)
@@ -278,20 +292,25 @@ def test_growing_gradient_is_diverged() -> None:
     # at k = 10. The origin is a critical point (a maximum): converged at once.
     prob = Quadratic(-torch.eye(3, dtype=DT), torch.zeros(3, dtype=DT))
     x0 = torch.tensor([[0.6, 0.0, 0.8], [0.0, 0.0, 0.0]], dtype=DT)
-    res = lbfgs(prob, x0, tol=1e-10, max_steps=100, diverge_grad=1e3)
+    res = _lbfgs(prob, x0, grad_tol=1e-10, max_steps=100, diverge=1e3)
     assert res.status_names() == ["diverged", "converged"]
     assert res.steps.tolist() == [10, 0]
     assert res.grad_norm.tolist() == [math.inf, 0.0]
     assert_close(res.theta, x0 * torch.tensor([[2.0**10], [1.0]], dtype=DT), rtol=0, atol=0)
 
 
-def test_callback_reports_rows_as_they_leave() -> None:
+def test_observer_reports_rows_as_they_leave() -> None:
     prob, theta0 = _rosenbrock_starts(4, 6, 4)
     calls: list[tuple[int, int]] = []
-    res = lbfgs(prob, theta0, tol=1e-10, max_steps=2000, callback=lambda s, a: calls.append((s, a)))
+
+    def leaving(view: View) -> None:
+        if view.finished:
+            calls.append((view.step, view.remaining))
+
+    res = run(prob, theta0, LBFGS(), stop=STOP, observers=[leaving])
     assert res.status_names() == ["converged"] * 6
     steps = res.steps.tolist()
-    # no line search failed, so the loop's step counter equals each row's step count
+    # no line search failed, so the driver's iteration equals each row's step count
     assert [s for s, _ in calls] == sorted(set(steps))
     assert [a for _, a in calls] == [sum(n > s for n in steps) for s, _ in calls]
     active = [a for _, a in calls]
@@ -304,9 +323,9 @@ def test_max_step_norm_caps_steps() -> None:
     prob = Rosenbrock(2)
     x0 = torch.tensor([[-1.2, 1.0]], dtype=DT)  # ||grad|| ~ 232
     cap = 0.05
-    free = lbfgs(prob, x0, tol=1e-10, max_steps=1)
+    free = _lbfgs(prob, x0, grad_tol=1e-10, max_steps=1)
     assert float((free.theta - x0).norm()) > 4 * cap  # 0.227 uncapped
-    one = lbfgs(prob, x0, tol=1e-10, max_steps=1, max_step_norm=cap)
+    one = _lbfgs(prob, x0, LBFGS(max_step_norm=cap), grad_tol=1e-10, max_steps=1)
     assert int(one.steps[0]) == 1
     # the first direction is -g scaled to length cap, then halved t times
     step = (one.theta - x0)[0]
@@ -315,7 +334,7 @@ def test_max_step_norm_caps_steps() -> None:
     assert t <= 1
     assert_close(step, -t * cap * g / g.norm(), what="first capped step")
     rec = Recorder(prob)
-    res = lbfgs(rec, x0, tol=1e-10, max_steps=2000, max_step_norm=cap)
+    res = _lbfgs(rec, x0, LBFGS(max_step_norm=cap), grad_tol=1e-10, max_steps=2000)
     assert res.status_names() == ["converged"]
     lengths = [float((b[0] - a[0]).norm()) for a, b in pairwise(rec.calls)]
     assert max(lengths) <= cap * (1 + 1e-12)
@@ -324,24 +343,33 @@ def test_max_step_norm_caps_steps() -> None:
 
 # ------------------------------------------------------------------ arguments
 @pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"memory": 0}, "memory and max_backtracks must be >= 1."),
+        ({"max_backtracks": 0}, "memory and max_backtracks must be >= 1."),
+        ({"c1": 0.0}, "c1 must be in (0, 1), got 0.0."),
+        ({"c1": 1.0}, "c1 must be in (0, 1), got 1.0."),
+        ({"c1": -0.5}, "c1 must be in (0, 1), got -0.5."),
+        ({"c1": float("nan")}, "c1 must be in (0, 1), got nan."),
+    ],
+)
+def test_bad_arguments_raise(kw: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(match)}$"):
+        LBFGS(**kw)
+
+
+@pytest.mark.parametrize(
     "kw",
     [
-        {"tol": -1e-9},
-        {"tol": float("nan")},
-        {"tol": float("inf")},
-        {"memory": 0},
-        {"c1": 0.0},
-        {"c1": 1.0},
-        {"c1": -0.5},
-        {"c1": float("nan")},
-        {"max_backtracks": 0},
+        {"grad_tol": -1e-9},
+        {"grad_tol": float("nan")},
+        {"grad_tol": float("inf")},
         {"max_steps": -1},
     ],
 )
-def test_bad_arguments_raise(kw: dict) -> None:
-    prob = Rosenbrock(2)
-    with pytest.raises(ValueError):
-        lbfgs(prob, torch.zeros(2, 2, dtype=DT), **kw)
+def test_bad_stopping_rule_raises(kw: dict) -> None:
+    with pytest.raises(ValueError, match=f"^{next(iter(kw))} must be"):
+        Stop(**kw)
 
 
 # ------------------------------------------------------------------ quadratic networks
@@ -352,7 +380,7 @@ def test_quadratic_net_reaches_the_convex_optimum() -> None:
     y = (X * X) @ s  # planted y = sum_i s_i x_i^2: representable, optimum 0
     net = QuadraticNet(X, y, h=h, variant="added_norm")
     theta0 = net.init(R, generator=_gen(1))
-    res = lbfgs(net, theta0, tol=1e-8, max_steps=3000)
+    res = _lbfgs(net, theta0, grad_tol=1e-8, max_steps=3000)
     _check_shapes(res, R, h * d + h + 1)
     assert res.status_names() == ["converged"] * R
     assert bool((net.grad(res.theta).norm(dim=1) <= 1e-8).all())

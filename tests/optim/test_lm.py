@@ -5,6 +5,7 @@ minima of an over-parameterized network, descent, divergence, and argument check
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -13,9 +14,10 @@ import pytest
 import torch
 
 from _tolerances import assert_close
-from landscope.optim import MinimizeResult, levenberg_marquardt
+from landscope.optim import LevenbergMarquardt, RunResult, Stop, run
 from landscope.problems import init_from_seeds
 from landscope.problems.deep_quadratic import DeepQuadraticNet, planted_targets
+from reference.one_row import run_alone
 
 DT = torch.float64
 
@@ -58,17 +60,19 @@ class RosenbrockLS:
         return self.residuals(t), J
 
 
-def _alone(problem, theta0: torch.Tensor, **kw) -> MinimizeResult:
-    runs = [levenberg_marquardt(problem, theta0[r : r + 1], **kw) for r in range(len(theta0))]
-    fields = ("theta", "grad_norm", "steps", "status")
-    return MinimizeResult(*(torch.cat([getattr(x, f) for x in runs]) for f in fields))
+LM = LevenbergMarquardt()
+
+
+def _lm(problem, theta0: torch.Tensor, grad_tol: float, max_steps: int = 500) -> RunResult:
+    """Levenberg-Marquardt to ||grad|| <= grad_tol (500 iterations unless told)."""
+    return run(problem, theta0, LM, stop=Stop(grad_tol=grad_tol, max_steps=max_steps))
 
 
 def test_consistent_linear_system_is_solved_to_rounding() -> None:
     A = torch.randn(30, 6, generator=_gen(0), dtype=DT)
     x_true = torch.randn(6, generator=_gen(1), dtype=DT)
     theta0 = 3 * torch.randn(5, 6, generator=_gen(2), dtype=DT)
-    res = levenberg_marquardt(LinearLS(A, A @ x_true), theta0, tol=1e-12)
+    res = _lm(LinearLS(A, A @ x_true), theta0, 1e-12)
     assert res.status_names() == ["converged"] * 5
     # zero residual at x_true; sigma_min(A)^2 ~ 10: |x - x*| <= 1e-12 / 10
     assert_close(res.theta, x_true.expand(5, 6), rtol=0, atol=1e-12, what="solution")
@@ -81,7 +85,7 @@ def test_inconsistent_linear_least_squares_reaches_lstsq() -> None:
     # |r|^2 ~ 20 at the optimum: gains below ~eps |r|^2 are rounding, so gradients below
     # ~sqrt(lambda_max(A'A) eps |r|^2) ~ 5e-7 cannot be verified (one row stops at 3e-8,
     # the others reach 1e-12 by exact Gauss-Newton steps); tol 1e-5 is above that floor
-    res = levenberg_marquardt(LinearLS(A, b), theta0, tol=1e-5)
+    res = _lm(LinearLS(A, b), theta0, 1e-5)
     assert res.status_names() == ["converged"] * 5
     x = np.linalg.lstsq(A.numpy(), b.numpy(), rcond=None)[0]
     # |x - x*| <= |grad| / sigma_min(A)^2, sigma_min^2 ~ 10
@@ -91,12 +95,12 @@ def test_inconsistent_linear_least_squares_reaches_lstsq() -> None:
 def test_rosenbrock_reaches_its_minimum_and_batch_equals_rows() -> None:
     prob = RosenbrockLS()
     theta0 = torch.tensor([[-1.2, 1.0], [2.0, -1.0], [0.0, 0.0], [-2.0, 3.0]], dtype=DT)
-    res = levenberg_marquardt(prob, theta0, tol=1e-12, max_steps=500)
+    res = _lm(prob, theta0, 1e-12, max_steps=500)
     assert res.status_names() == ["converged"] * 4
     # the Jacobian at (1, 1) is invertible (sigma_min ~ 0.45): |x - 1| <~ 1e-12 / 0.2
     assert_close(res.theta, torch.ones(4, 2, dtype=DT), rtol=0, atol=1e-10, what="argmin")
     # rows do not interact: one batch equals four one-row runs step for step
-    alone = _alone(prob, theta0, tol=1e-12, max_steps=500)
+    alone = run_alone(prob, theta0, LM, res.stop)
     assert torch.equal(res.steps, alone.steps)
     assert_close(res.theta, alone.theta, what="batched vs one row")
 
@@ -110,7 +114,7 @@ def test_every_accepted_step_lowers_the_loss() -> None:
             losses.append(float(0.5 * (r * r).sum()))
             return r, J
 
-    levenberg_marquardt(Spy(), torch.tensor([[-1.2, 1.0]], dtype=DT), tol=1e-12)
+    _lm(Spy(), torch.tensor([[-1.2, 1.0]], dtype=DT), 1e-12)
     assert len(losses) > 5
     assert all(b <= a for a, b in pairwise(losses))
 
@@ -121,7 +125,7 @@ def test_zero_residual_degenerate_minima_are_reached() -> None:
     X = torch.randn(60, 3, generator=_gen(3), dtype=DT)
     y, _ = planted_targets(X, (2, 2), _gen(4))
     prob = DeepQuadraticNet(X, y, widths=(4, 4))
-    res = levenberg_marquardt(prob, init_from_seeds(prob, range(6)), tol=1e-10, max_steps=400)
+    res = _lm(prob, init_from_seeds(prob, range(6)), 1e-10, max_steps=400)
     L0 = 0.5 * float((y * y).mean())
     gap = prob.loss(res.theta) / L0
     assert int((gap < 1e-18).sum()) >= 5  # measured: 6 of 6 below 1e-20
@@ -130,20 +134,35 @@ def test_zero_residual_degenerate_minima_are_reached() -> None:
 def test_non_finite_rows_are_reported_diverged_and_others_go_on() -> None:
     prob = RosenbrockLS()
     theta0 = torch.tensor([[-1.2, 1.0], [math.nan, 0.0]], dtype=DT)
-    res = levenberg_marquardt(prob, theta0, tol=1e-12)
+    res = _lm(prob, theta0, 1e-12)
     assert res.status_names() == ["converged", "diverged"]
     assert math.isinf(float(res.grad_norm[1]))
 
 
 def test_step_budget_is_respected() -> None:
-    res = levenberg_marquardt(RosenbrockLS(), torch.tensor([[-1.2, 1.0]], dtype=DT),
-                              tol=0.0, max_steps=3)  # fmt: skip
+    res = _lm(RosenbrockLS(), torch.tensor([[-1.2, 1.0]], dtype=DT), 0.0, max_steps=3)
     assert res.status_names() == ["max_steps"] and int(res.steps[0]) == 3
 
 
-@pytest.mark.parametrize(
-    "kw", [{"tol": -1.0}, {"tol": math.nan}, {"max_steps": -1}, {"mu0": 0.0}, {"mu0": math.inf}]
-)
-def test_bad_arguments_are_refused(kw) -> None:
-    with pytest.raises(ValueError):
-        levenberg_marquardt(RosenbrockLS(), torch.zeros(1, 2, dtype=DT), **kw)
+@pytest.mark.parametrize("kw", [{"grad_tol": -1.0}, {"grad_tol": math.nan}, {"max_steps": -1}])
+def test_bad_stopping_rule_is_refused(kw: dict) -> None:
+    with pytest.raises(ValueError, match=f"^{next(iter(kw))} must be"):
+        Stop(**kw)
+
+
+@pytest.mark.parametrize("mu0", [0.0, -1.0, math.inf, math.nan])
+def test_bad_damping_is_refused(mu0: float) -> None:
+    msg = f"mu0 must be a positive number, got {mu0!r}."
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        LevenbergMarquardt(mu0=mu0)
+
+
+def test_problem_without_residuals_is_refused() -> None:
+    class LossOnly:
+        n_params = 2
+
+        def loss_and_grad(self, theta):
+            return 0.5 * theta.square().sum(1), theta
+
+    with pytest.raises(TypeError, match="LossOnly has no residuals and Jacobian"):
+        run(LossOnly(), torch.zeros(1, 2, dtype=DT), LM)

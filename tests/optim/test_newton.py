@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from _tolerances import assert_close
-from landscope.optim import GD, MinimizeResult, minimize, newton_polish
+from landscope.optim import GD, RunResult, Stop, newton_polish, run
 from landscope.problems import ReluTeacherStudent, init_from_seeds
 from reference.critical_points import split_neuron_saddle
 from reference.toy_problems import double_well
@@ -16,8 +16,9 @@ DT = torch.float64
 POLISH_TOL = 1e-12
 
 
-def _gd(prob: ReluTeacherStudent, seeds: list[int]) -> MinimizeResult:
-    res = minimize(prob, init_from_seeds(prob, seeds), GD(0.5), tol=1e-7, max_steps=20_000)
+def _gd(prob: ReluTeacherStudent, seeds: list[int]) -> RunResult:
+    stop = Stop(grad_tol=1e-7, max_steps=20_000)
+    res = run(prob, init_from_seeds(prob, seeds), GD(0.5), stop=stop)
     assert res.status_names() == ["converged"] * len(seeds)
     return res
 
@@ -26,7 +27,7 @@ def _gd(prob: ReluTeacherStudent, seeds: list[int]) -> MinimizeResult:
 def test_polish_gd_endpoints_at_global_minima(k: int) -> None:
     prob = ReluTeacherStudent(k=k)
     gd = _gd(prob, list(range(5)))
-    pol = newton_polish(prob, gd.theta, tol=POLISH_TOL)
+    pol = newton_polish(prob, gd.theta, grad_tol=POLISH_TOL)
     R = gd.theta.shape[0]
     assert pol.theta.shape == gd.theta.shape and pol.grad_norm.shape == (R,)
     assert bool(pol.converged.all()) and bool((pol.grad_norm <= POLISH_TOL).all())
@@ -41,7 +42,7 @@ def test_polish_gd_endpoints_at_global_minima(k: int) -> None:
 
 def test_polish_spurious_minimum(relu8_spurious) -> None:
     prob, rows = relu8_spurious
-    pol = newton_polish(prob, rows, tol=POLISH_TOL)
+    pol = newton_polish(prob, rows, grad_tol=POLISH_TOL)
     assert bool((pol.grad_norm <= POLISH_TOL).all())
     # still the same spurious minimum: loss changes by O(||g||^2 / eig) ~ 1e-13
     assert_close(prob.loss(pol.theta), prob.loss(rows), rtol=0, atol=1e-11, what="loss")
@@ -76,12 +77,12 @@ def test_polish_finds_relu_saddle_from_nearby_point() -> None:
 
 def test_gradient_norm_never_increases() -> None:
     # rows far from any critical point too: Newton and LM steps are taken only if they
-    # lower ||grad||, so each iteration (max_iter = 1) is monotone
+    # lower ||grad||, so each iteration (max_steps = 1) is monotone
     prob = ReluTeacherStudent(k=4, n=5)
     theta = prob.init(6, generator=torch.Generator().manual_seed(3))
     gn = prob.grad(theta).norm(dim=1)
     for _ in range(6):
-        pol = newton_polish(prob, theta, max_iter=1)
+        pol = newton_polish(prob, theta, max_steps=1)
         assert bool((pol.grad_norm <= gn).all()), (pol.grad_norm, gn)
         unchanged = pol.iters == 0
         assert torch.equal(pol.theta[unchanged], theta[unchanged])

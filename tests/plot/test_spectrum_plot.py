@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from landscope.plot import density_figure, stem_figure
+from landscope.plot import density_figure, density_spec, stem_figure, stem_spec
 from landscope.spectrum import Density
+from landscope.studies.figures import Band, Line, Rug, Stems
 
 DT = torch.float64
 
@@ -60,3 +61,21 @@ def test_stem_figure(tmp_path: Path) -> None:
         stem_figure(torch.zeros(2, 2), tmp_path / "bad")
     with pytest.raises(ValueError, match="NaN or infinite"):
         stem_figure(torch.tensor([1.0, math.inf]), tmp_path / "bad")
+
+
+def test_specs_hold_the_spectrum() -> None:
+    d = _density()
+    exact = torch.linspace(-1.0, 1.0, 5, dtype=DT)
+    spec = density_spec(d, "dens", exact=exact, row=1, title="t")
+    (panel,) = spec.panels
+    band, curve, rug = panel.marks
+    assert isinstance(band, Band) and isinstance(curve, Line) and isinstance(rug, Rug)
+    assert rug.x == (-1.0, -0.5, 0.0, 0.5, 1.0) and len(curve.x) == 512
+    assert panel.yscale == "log" and panel.ylim[1] == 5 * max(curve.y) and spec.title == "t"
+    one = Density(d.nodes[:, :1], d.weights[:, :1], 5)  # one probe: no band
+    assert [type(m) for m in density_spec(one, "one", logy=False).panels[0].marks] == [Line]
+    stems = stem_spec(torch.tensor([[2.0, -1.0, 0.0, 0.5, -0.25]], dtype=DT), "stem")
+    pos, neg, zero = stems.panels[0].marks
+    assert isinstance(pos, Stems) and pos.x == (3.0, 4.0, 5.0) and pos.y == (0.0, 0.5, 2.0)
+    assert neg.y == (-1.0, -0.25) and neg.color == "C3" and neg.label == "λ < 0 (2)"
+    assert zero.y == 0.0

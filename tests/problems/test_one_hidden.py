@@ -86,10 +86,10 @@ def test_loss_and_grad_match_autograd(act: str) -> None:
     assert_close(grad, ref_grad, **AUTOGRAD, what=f"{act} grad")
     assert_close(prob.loss(theta), ref_loss, **AUTOGRAD, what=f"{act} loss()")
     assert_close(prob.grad(theta), ref_grad, **AUTOGRAD, what=f"{act} grad()")
-    # residuals: sqrt(2 loss) is their root mean square
+    # residuals, scaled by 1/sqrt(n): the loss is |r|^2 / 2
     res = prob.residuals(theta)
     assert res.shape == (R, p.X.shape[1])
-    assert_close(0.5 * res.square().mean(1), ref_loss, **AUTOGRAD, what="residuals")
+    assert_close(0.5 * res.square().sum(1), ref_loss, **AUTOGRAD, what="residuals")
 
 
 @pytest.mark.parametrize("act", ACTS)

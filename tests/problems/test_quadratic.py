@@ -136,8 +136,13 @@ def test_sample_loss_matches_slow_loop(case: tuple[str, int, int]) -> None:
     loss = prob.loss(theta)
     assert loss.shape == (3,)
     assert_close(loss, torch.tensor(slow, dtype=DT), what="loss")
+    # least squares: the data residuals (then the penalty's, orthogonal variant) with
+    # loss = |r|^2 / 2 (the Residuals capability; its Jacobian is checked in
+    # test_conformance)
     r = prob.residuals(theta)
-    assert r.shape == (3, prob.X.shape[0])
+    m, c = prob.X.shape[0], min(h, d)
+    assert r.shape == (3, m + (c * c if variant == "orthogonal" else 0))
+    assert_close(0.5 * r.square().sum(1), loss, what="|r|^2 / 2")
 
 
 @pytest.mark.parametrize("kind", ["sample", "population"])
@@ -279,7 +284,8 @@ def test_matrix_is_sum_of_unit_outer_products(kind: str, variant: str) -> None:
     if kind == "sample":
         X = prob.X
         f = torch.einsum("md,rde,me->rm", X, Mg, X)
-        assert_close(prob.residuals(theta), f - prob.y, what="residuals")
+        m = X.shape[0]
+        assert_close(prob.residuals(theta)[:, :m] * math.sqrt(m), f - prob.y, what="residuals")
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

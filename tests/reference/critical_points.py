@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from landscope.optim import GD, minimize, newton_polish
+from landscope.optim import GD, Stop, newton_polish, run
 from landscope.problems import ReluTeacherStudent
 
 __all__ = ["split_neuron_saddle"]
@@ -23,7 +23,7 @@ def split_neuron_saddle(k: int) -> tuple[ReluTeacherStudent, torch.Tensor]:
     """
     one = ReluTeacherStudent(k=k, n=1)
     start = torch.full((1, k), 0.3, dtype=one.dtype)
-    res = minimize(one, start, GD(0.5), tol=1e-10)
+    res = run(one, start, GD(0.5), stop=Stop(grad_tol=1e-10))
     w = newton_polish(one, res.theta).theta
     two = ReluTeacherStudent(k=k, n=2)
     return two, torch.cat([w / 2, w / 2], dim=1)

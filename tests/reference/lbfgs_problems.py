@@ -1,5 +1,5 @@
 """Batched test problems for L-BFGS (Rosenbrock, a convex quadratic, a recorder) and a
-plain one-row L-BFGS to test the batched ``landscope.optim.lbfgs`` against.
+plain one-row L-BFGS to test the batched ``landscope.optim.LBFGS`` against.
 
 The problems follow the ``landscope.problems.Problem`` protocol on (R, P) batches with closed-form
 gradients (checked against autograd in tests/optim/test_lbfgs.py). The optimizer drops
@@ -160,22 +160,22 @@ def reference_lbfgs(
     problem: object,
     theta0: torch.Tensor,
     *,
-    tol: float,
+    grad_tol: float,
     max_steps: int,
     memory: int = 10,
     c1: float = 1e-4,
     max_backtracks: int = 40,
     max_step_norm: float | None = None,
-    diverge_grad: float = 1e12,
+    diverge: float = 1e12,
 ) -> tuple[torch.Tensor, int, int, list[torch.Tensor]]:
-    """Textbook L-BFGS on one row (P,), written for clarity, with lbfgs' conventions.
+    """Textbook L-BFGS on one row (P,), written for clarity, with LBFGS' conventions.
 
     Nocedal & Wright Algorithm 7.4 (two-loop recursion, gamma = s'y / y'y of the newest
     pair, pairs kept only when s'y > 1e-12 |s| |y|), -g when that is not a descent
     direction, the direction scaled down to ``max_step_norm``, and backtracking from
-    t = 1 by halving until F(x + t d) <= F(x) + c1 t g'd. Stops when ||g|| <= tol (1),
-    after ``max_steps`` accepted steps or a failed line search (2), or when the loss is
-    not finite or ||g|| > diverge_grad (3).
+    t = 1 by halving until F(x + t d) <= F(x) + c1 t g'd. Stops when ||g|| <= grad_tol
+    (1), after ``max_steps`` accepted steps or a failed line search (2), or when the loss
+    is not finite or ||g|| > diverge (3).
 
     Returns:
         (theta, steps, status, path): path holds the start and every accepted point.
@@ -186,13 +186,13 @@ def reference_lbfgs(
     path, steps = [x.clone()], 0
     while True:
         gn = float(torch.linalg.vector_norm(g))
-        if not (math.isfinite(float(f)) and gn <= diverge_grad):
+        if not (math.isfinite(float(f)) and gn <= diverge):
             return x, steps, 3, path
-        if gn <= tol:
+        if gn <= grad_tol:
             return x, steps, 1, path
         if steps >= max_steps:
             return x, steps, 2, path
-        # dot products as elementwise product then sum and 1 / s'y as a factor, as lbfgs
+        # dot products as elementwise product then sum and 1 / s'y as a factor, as LBFGS
         # computes them: the paths then agree to rounding, not merely to tolerance
         q, alphas = g.clone(), []
         for s, y in reversed(pairs):

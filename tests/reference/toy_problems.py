@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
@@ -23,6 +24,7 @@ class ToyProblem:
     global_min: float | None = None
     dtype: torch.dtype = torch.float64
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    symmetry: ClassVar[str | None] = None
 
     def _map(self, f: Callable, theta: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         if theta.shape[-1] != self.n_params or theta.dim() != 2:

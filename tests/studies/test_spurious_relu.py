@@ -50,10 +50,10 @@ def test_cell_rows_are_certified_and_complete() -> None:
         loss, g = prob.loss_and_grad(th)
         assert abs(float(loss[0]) - r["loss"]) <= 1e-15
         if r["verdict"] in ("global_min", "spurious_min"):
-            assert r["grad_norm"] <= r["grad_tol"] == 1e-10
+            assert r["grad_norm"] <= r["cert_grad_tol"] == 1e-10
             assert float(g.norm()) <= 1e-10
         if r["verdict"] == "global_min":
-            assert r["loss"] <= r["loss_tol"] and r["dist"] < 1e-5
+            assert r["loss"] <= r["cert_gap_tol"] and r["dist"] < 1e-5
     # k = 4 has no spurious minima (Safran & Shamir found none below k = 6)
     assert {r["verdict"] for r in rows} == {"global_min"}
 
@@ -65,7 +65,7 @@ def test_cell_finds_spurious_minima_at_k_10() -> None:
     spur = [r for r in rows if r["verdict"] == "spurious_min"]
     assert len(spur) >= 1
     for r in spur:
-        assert r["loss"] > 1e-3 and r["eig_min"] > r["eig_tol"] and r["n_neg"] == 0
+        assert r["loss"] > 1e-3 and r["eig_min"] > r["cert_eig_tol"] and r["n_neg"] == 0
         assert r["dist"] > 0.1
 
 
@@ -131,6 +131,12 @@ def test_cli_run_show_json_plot(tmp_path: Path, capsys) -> None:
         (["--set", "optimizer=sgd"], "optimizer must be one of gd, adam; got 'sgd'."),
         (["--set", "gd_tol=nan"], "gd_tol must be a positive number"),
         (["--set", "k=6", "--set", "train_a=2"], "train_a must be 0 or 1"),
+        # refused before training: no route of certify takes P = 91^2 for this problem
+        (
+            ["--set", "k=91", "--set", "extra=0"],
+            "spurious-relu with k = 91, n = 91, d = 91 has P = 8281 parameters, more than "
+            "max_dense = 8192 for a dense Hessian spectrum",
+        ),
         (["--dtype", "float16"], "unknown dtype 'float16'"),
     ],
 )

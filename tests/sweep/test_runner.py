@@ -15,12 +15,12 @@ import pytest
 from toy_study import expected_value, make_toy_study
 
 import landscope
+from landscope.plot import plot_study
 from landscope.studies import RunContext, config_hash
 from landscope.sweep import (
     STORE_FILE,
     ResultStore,
     RunReport,
-    plot_study,
     run_study,
     show_study,
     study_schema,

@@ -225,3 +225,11 @@ def test_store_module_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ResultStore"
+
+
+@pytest.mark.parametrize("module", ["landscope", "landscope.sweep", "landscope.sweep.store"])
+def test_importing_the_store_through_the_package_loads_no_torch(module: str) -> None:
+    """``import landscope.sweep.store`` runs both package ``__init__``s: they must stay lazy."""
+    code = f"import sys, {module}; assert 'torch' not in sys.modules, 'torch was imported'"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

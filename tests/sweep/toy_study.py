@@ -16,10 +16,9 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from landscope.plot import line_figure
-from landscope.studies import Param, RunContext, Study
+from landscope.studies import FigureSpec, Param, RunContext, Study
+from landscope.studies.figures import line_chart
 
 
 def _positive(value: int) -> None:
@@ -89,18 +88,20 @@ def make_toy_study(sleep: float = 0.0, width: int = 3, marker: str | None = None
             )
         return out
 
-    def plot(summary: list[dict], out_dir: Path) -> list[Path]:
-        return line_figure(
-            summary,
-            "a",
-            "even",
-            "b",
-            out_dir / "toy-even",
-            xlabel="a",
-            ylabel="even seeds",
-            title="toy",
-            group_label="b",
-        )
+    def figures(summary: list[dict]) -> list[FigureSpec]:
+        return [
+            line_chart(
+                summary,
+                "a",
+                "even",
+                "b",
+                "toy-even",
+                xlabel="a",
+                ylabel="even seeds",
+                title="toy",
+                group_label="b",
+            )
+        ]
 
     return Study(
         name="toy",
@@ -122,7 +123,7 @@ def make_toy_study(sleep: float = 0.0, width: int = 3, marker: str | None = None
             ("even", "% even", ".0%"),
             ("missing", "missing", ".2f"),
         ),
-        plot=plot,
+        figures=figures,
         validate=_validate,
     )
 

@@ -1,11 +1,16 @@
 """Activations: the registry, their Gaussian moments and rho(sigma), and dual kernels.
 
+The Gaussian math itself lives in ``landscope.gaussian`` and works on callables; the
+functions here take a registered name (``"relu"``, ``"softplus:4"``, ...) or an
+``Activation`` and pass on its phi, phi', phi'' and kinks.
+
 >>> import landscope as ls
 >>> round(ls.activations.rho("relu", 3.0), 6)   # 1/4 - 1/(2 pi) at every sigma
 0.090845
 """
 
-from ._arccos import ArcCosPairs, arccos_pairs, relu
+from ..gaussian.arccos import ArcCosPairs, arccos_pairs
+from .dual import closed_form_name, dual_expectations
 from .moments import (
     ActivationReport,
     alpha,
@@ -19,21 +24,28 @@ from .moments import (
     rho,
     rho_terms,
 )
-from .registry import Activation, get, is_odd, names, register, unregister
+from .population import LocalConvexity, local_convexity, pair_moment, population_hessian
+from .registry import Activation, get, is_odd, names, register, relu, unregister
 
 __all__ = [
     "Activation",
     "ActivationReport",
     "ArcCosPairs",
+    "LocalConvexity",
     "alpha",
     "alphas",
     "arccos_pairs",
+    "closed_form_name",
+    "dual_expectations",
     "gaussian_expectation",
     "get",
     "hermite",
     "hermite_orders",
     "is_odd",
+    "local_convexity",
     "names",
+    "pair_moment",
+    "population_hessian",
     "properties",
     "register",
     "relu",

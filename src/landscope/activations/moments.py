@@ -1,4 +1,5 @@
-"""Gaussian moments of activations: alpha_{i,j}(sigma), rho(sigma), Hermite coefficients.
+"""Gaussian moments of registered activations: alpha_{i,j}(sigma), rho(sigma), Hermite
+coefficients, and the properties P1-P3 of Zhong et al.
 
 Zhong, Song, Jain, Bartlett & Dhillon, "Recovery guarantees for one-hidden-layer neural
 networks" (ICML 2017), with z ~ N(0, 1):
@@ -9,18 +10,9 @@ networks" (ICML 2017), with z ~ N(0, 1):
                       alpha_10 alpha_12 - alpha_11^2 }
     c_j(sigma) = E[phi(sigma z) He_j(z)]      (probabilists' Hermite polynomials)
 
-The first two terms of rho are residual variances and are computed as such,
-E[(phi'(sigma z) - alpha_10 - alpha_11 z)^2] and E[(z phi'(sigma z) - alpha_11 - alpha_12 z)^2],
-so they never lose digits to cancellation and are >= 0 by construction. A term smaller
-than 1e-14 (alpha_20 + alpha_22) is rounding noise and is reported as exactly 0 (the
-linear activation's rho is 0, not 1e-35).
-
-Quadrature: composite Gauss-Legendre on [-13, 13] (the Gaussian tail beyond carries
-< 1e-37 of the mass), split exactly at every kink kink/sigma of the activation and into
-sub-intervals 0.5 / sigma long where |sigma z| <= 40 and 0.5 long beyond (where every
-built-in is saturated or polynomial), each with 32 nodes. Between kinks the
-integrands are analytic, so each piece converges geometrically: the moments agree with
-scipy's adaptive ``quad`` to ~1e-14 (tests/activations/test_activation_moments.py).
+The math (quadrature split at the activation's kinks, rho's terms as residual variances)
+is in ``landscope.gaussian`` (``moments``, ``hermite``, ``quadrature``); the functions
+here take a registry name or an :class:`Activation` and hand its phi, phi' and kinks on.
 
 Property checks (the paper's P1-P3), done numerically:
     P1: 0 <= phi'(z) <= L1 |z|^p for some p >= 0: phi' >= 0 on a grid to |z| = 1e4, and
@@ -32,13 +24,12 @@ Property checks (the paper's P1-P3), done numerically:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
 
+from .. import gaussian
 from .registry import Activation, get
 from .registry import names as registered_names
 
@@ -51,109 +42,44 @@ __all__ = [
     "hermite_orders",
     "properties",
     "report",
+    "reports",
     "rho",
     "rho_terms",
 ]
 
-TAIL = 13.0
-NODES_PER_PIECE = 32
 SIGMA_GRID = tuple(float(s) for s in np.logspace(-1, 1, 9))
 RHO_POSITIVE = 1e-12  # rho above this counts as > 0 (quadrature error is ~1e-15)
-ROUNDING = 1e-14  # rho terms below this * (alpha_20 + alpha_22) are reported as 0
-VANISH_REL = 1e-10  # |c_j| <= this * max_l |c_l| counts as a vanishing coefficient
 
 
-@lru_cache(maxsize=1)
-def _legendre() -> tuple[np.ndarray, np.ndarray]:
-    return np.polynomial.legendre.leggauss(NODES_PER_PIECE)
-
-
-def _check_sigma(sigma: float) -> float:
-    s = float(sigma)
-    if not (math.isfinite(s) and s > 0):
-        raise ValueError(f"sigma must be a positive finite number; got {sigma!r}.")
-    return s
-
-
-@lru_cache(maxsize=256)
-def _nodes(sigma: float, kinks: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes z and weights w (Gaussian density included): E[f(z)] ~= w @ f(z).
-
-    Pieces are 0.5 / sigma long where phi'(sigma z) may still vary (|sigma z| <= 40:
-    beyond, every built-in smooth activation is saturated or polynomial) and 0.5 long
-    elsewhere, so the node count stays below ~10^4 at any sigma.
-    """
-    inner = min(TAIL, 40.0 / sigma)
-    cuts = {-TAIL, TAIL, -inner, inner}
-    cuts.update(k / sigma for k in kinks if -TAIL < k / sigma < TAIL)
-    cuts = sorted(cuts)
-    x, wx = _legendre()
-    zs, ws = [], []
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        if b - a <= 0:
-            continue
-        h = 0.5 / sigma if (a >= -inner and b <= inner) else 0.5
-        h = min(h, 0.5)
-        n = max(1, math.ceil((b - a) / h))
-        edges = np.linspace(a, b, n + 1)
-        mid = 0.5 * (edges[1:] + edges[:-1])[:, None]
-        half = 0.5 * (edges[1:] - edges[:-1])[:, None]
-        zs.append((mid + half * x).ravel())
-        ws.append((half * wx).ravel())
-    z = np.concatenate(zs)
-    w = np.concatenate(ws) * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-    return torch.from_numpy(z), torch.from_numpy(w)
-
-
-def gaussian_expectation(fn, sigma: float = 1.0, kinks: tuple[float, ...] = ()) -> float:
-    """E[fn(z)], z ~ N(0, 1), for fn smooth except at z = kink / sigma for each kink.
-
-    ``fn`` maps a float64 tensor of nodes to values of the same shape.
-    """
-    z, w = _nodes(_check_sigma(sigma), tuple(kinks))
-    return float(w @ fn(z))
-
-
-def _dphi_values(act: Activation, sigma: float):
-    z, w = _nodes(sigma, act.kinks)
-    g = act.dphi(sigma * z)
-    return z, w, g
+# E[fn(z)], z ~ N(0, 1), split at kinks: for callables, so it lives in ``gaussian``.
+gaussian_expectation = gaussian.expectation
 
 
 def alphas(name: str | Activation, sigma: float) -> dict[tuple[int, int], float]:
-    """alpha_{i,j}(sigma) for (i, j) in {1, 2} x {0, 1, 2}."""
-    act, s = get(name), _check_sigma(sigma)
-    z, w, g = _dphi_values(act, s)
-    out = {}
-    for i in (1, 2):
-        gi = g**i
-        for j in (0, 1, 2):
-            out[(i, j)] = float(w @ (gi * z**j))
-    return out
+    """alpha_{i,j}(sigma) for (i, j) in {1, 2} x {0, 1, 2}.
+
+    Raises:
+        ValueError: an unknown activation, or sigma not a positive finite number.
+    """
+    act = get(name)
+    return gaussian.alphas(act.dphi, sigma, act.kinks)
 
 
 def alpha(name: str | Activation, i: int, j: int, sigma: float) -> float:
-    """alpha_{i,j}(sigma) = E[(phi'(sigma z))^i z^j] for any integers i, j >= 0."""
-    if int(i) != i or int(j) != j or i < 0 or j < 0:
-        raise ValueError(f"alpha needs integer orders i, j >= 0; got ({i!r}, {j!r}).")
-    act, s = get(name), _check_sigma(sigma)
-    z, w, g = _dphi_values(act, s)
-    return float(w @ (g ** int(i) * z ** int(j)))
+    """alpha_{i,j}(sigma) = E[(phi'(sigma z))^i z^j] for any integers i, j >= 0.
+
+    Raises:
+        ValueError: orders that are not integers >= 0, an unknown activation, or sigma
+            not a positive finite number.
+    """
+    act = get(name)
+    return gaussian.alpha(act.dphi, i, j, sigma, act.kinks)
 
 
 def rho_terms(name: str | Activation, sigma: float) -> tuple[float, float, float]:
     """The three terms whose minimum is rho(sigma) (the first two as residual variances)."""
-    act, s = get(name), _check_sigma(sigma)
-    z, w, g = _dphi_values(act, s)
-    a10 = float(w @ g)
-    a11 = float(w @ (g * z))
-    a12 = float(w @ (g * z * z))
-    t1 = float(w @ (g - a10 - a11 * z) ** 2)
-    t2 = float(w @ (z * g - a11 - a12 * z) ** 2)
-    t3 = a10 * a12 - a11 * a11
-    # Terms below rounding level of the moments they combine are exact zeros (linear phi).
-    scale = float(w @ (g * g * (1 + z * z)))
-    return tuple(0.0 if abs(t) <= ROUNDING * scale else t for t in (t1, t2, t3))
+    act = get(name)
+    return gaussian.rho_terms(act.dphi, sigma, act.kinks)
 
 
 def rho(name: str | Activation, sigma: float) -> float:
@@ -167,14 +93,8 @@ def hermite(name: str | Activation, j: int, sigma: float) -> float:
     The moment M_j = E[y He_j(x)] of y = sum_i v_i phi(w_i . x) equals
     sum_i v_i c_j(|w_i|) (w_i / |w_i|)^{(x) j}.
     """
-    if int(j) != j or j < 0:
-        raise ValueError(f"Hermite order must be an integer >= 0; got {j!r}.")
-    act, s = get(name), _check_sigma(sigma)
-    z, w = _nodes(s, act.kinks)
-    coef = np.zeros(int(j) + 1)
-    coef[-1] = 1.0
-    he = torch.from_numpy(np.polynomial.hermite_e.hermeval(z.numpy(), coef))
-    return float(w @ (act.phi(s * z) * he))
+    act = get(name)
+    return gaussian.coefficient(act.phi, j, sigma, act.kinks)
 
 
 def hermite_orders(
@@ -187,12 +107,7 @@ def hermite_orders(
     coincidence at one scale.
     """
     act = get(name)
-    keep = set()
-    for s in sigmas:
-        c = [abs(hermite(act, j, s)) for j in range(1, max_order + 1)]
-        top = max(c)
-        keep.update(j + 1 for j, cj in enumerate(c) if top > 0 and cj > VANISH_REL * top)
-    return tuple(sorted(keep))
+    return gaussian.nonvanishing_orders(act.phi, act.kinks, max_order, sigmas)
 
 
 _ZGRID = np.concatenate([-np.logspace(4, -8, 1201), [0.0], np.logspace(-8, 4, 1201)])

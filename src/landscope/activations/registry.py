@@ -5,10 +5,21 @@ in, float64 out) and the points where phi' or phi'' jumps (``kinks``), so that G
 integrals can be split there and stay exact instead of smoothing the kink away.
 
 Names: ``relu``, ``leaky_relu`` (slope 0.01; ``leaky_relu:0.2`` for another slope),
-``squared_relu``, ``tanh``, ``sigmoid``, ``erf`` (phi = erf(z / sqrt 2), so that
-phi' is the standard normal density up to a constant), ``softplus`` (``softplus:4`` for
-log(1 + e^(4 z)) / 4, sharper), ``gelu`` (exact,
-z Phi(z)), ``linear``, ``quadratic``; and user-defined ones through :func:`register`.
+``squared_relu``, ``tanh``, ``sigmoid``, three error functions, ``softplus``
+(``softplus:4`` for log(1 + e^(4 z)) / 4, sharper), ``gelu`` (exact, z Phi(z)),
+``linear``, ``quadratic``; and user-defined ones through :func:`register`.
+
+The error functions:
+
+* ``erf``: phi = erf(z), as torch, SciPy and neural-tangents name it;
+  phi' = (2 / sqrt pi) e^(-z^2).
+* ``erf_sqrt2``: phi = erf(z / sqrt 2), whose phi' is twice the standard normal density
+  (the meaning ``erf`` had in landscope 0.1).
+* ``erf_zhong``: phi = (sqrt(pi) / 2) erf(z), phi' = e^(-z^2): the erf of Zhong, Song,
+  Jain, Bartlett & Dhillon, "Recovery guarantees for one-hidden-layer neural networks"
+  (ICML 2017), whose alpha_{i,j}(sigma) and rho(sigma) have the closed forms
+  alpha_10 = (1 + 2 sigma^2)^(-1/2), alpha_12 = (1 + 2 sigma^2)^(-3/2),
+  alpha_20 = (1 + 4 sigma^2)^(-1/2), alpha_22 = (1 + 4 sigma^2)^(-3/2), alpha_11 = 0.
 
 Conventions at a kink: torch's (relu'(0) = 0). Gaussian integrals do not see a single
 point, so the convention matters only to code that evaluates exactly at the kink.
@@ -22,9 +33,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["Activation", "get", "is_odd", "names", "register", "unregister"]
+__all__ = ["Activation", "get", "is_odd", "names", "register", "relu", "unregister"]
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """ReLU with the convention relu'(0) = 0 (torch's)."""
+    return torch.relu(x)
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,8 @@ class Activation:
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
 
 
 def _leaky(slope: float) -> Activation:
@@ -93,6 +111,10 @@ def _sigmoid_d(z: torch.Tensor) -> torch.Tensor:
 def _sigmoid_dd(z: torch.Tensor) -> torch.Tensor:
     s = torch.sigmoid(z)
     return s * (1 - s) * (1 - 2 * s)
+
+
+def _gauss(z: torch.Tensor) -> torch.Tensor:
+    return torch.exp(-z * z)
 
 
 def _normal_pdf(z: torch.Tensor) -> torch.Tensor:
@@ -135,10 +157,24 @@ def _builtins() -> dict[str, Activation]:
         Activation("sigmoid", torch.sigmoid, _sigmoid_d, _sigmoid_dd, description="1 / (1 + e^-z)"),
         Activation(
             "erf",
+            torch.erf,
+            lambda z: _TWO_OVER_SQRT_PI * _gauss(z),
+            lambda z: -2 * _TWO_OVER_SQRT_PI * z * _gauss(z),
+            description="erf z",
+        ),
+        Activation(
+            "erf_sqrt2",
             lambda z: torch.erf(z / _SQRT2),
             lambda z: 2 * _normal_pdf(z),
             lambda z: -2 * z * _normal_pdf(z),
             description="erf(z / sqrt 2)",
+        ),
+        Activation(
+            "erf_zhong",
+            lambda z: _SQRT_PI_OVER_2 * torch.erf(z),
+            _gauss,
+            lambda z: -2 * z * _gauss(z),
+            description="(sqrt(pi) / 2) erf z (Zhong et al. 2017)",
         ),
         _softplus(1.0),
         Activation(

@@ -7,7 +7,8 @@ saddle between two minima; Garipov et al. (2018): Bezier curves and polygonal ch
 fitted to the loss along them (``fit_bezier``, ``fit_chain``); neuron alignment before
 interpolating (``align_rows``, ``align_mlp``, ``align_two_layer``). Every method returns
 a ``Path`` (beads, the loss along the polygon, barrier, normalized length, status).
-Toy potentials with known answers live in ``connect.toy`` (Mueller-Brown, double well).
+Toy potentials with known answers are problems: ``landscope.problems.MuellerBrown``,
+``DoubleWell``, ``Quadratic``.
 """
 
 from .align import align_mlp, align_rows, align_two_layer, match_units
@@ -22,17 +23,13 @@ from .string import (
     dynamic_strings,
     train_to_level,
 )
-from .toy import DoubleWell, MuellerBrown, Quadratic
 
 __all__ = [
     "PATH_COLUMNS",
     "PATH_STATUS",
     "STRING_COLUMNS",
-    "DoubleWell",
-    "MuellerBrown",
     "NebResult",
     "Path",
-    "Quadratic",
     "StringResult",
     "align_mlp",
     "align_rows",

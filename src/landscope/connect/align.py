@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ..problems import Problem
+from ..problems import Factored, ModuleLoss, Problem
 from .interpolate import as_endpoint
 
 __all__ = ["align_mlp", "align_rows", "align_two_layer", "match_units"]
@@ -284,12 +284,14 @@ def align_mlp(model: torch.nn.Module, params_a: object, params_b: object) -> tor
 def align_rows(problem: Problem, theta_a: object, theta_b: object) -> torch.Tensor:
     """Align the hidden units of point B to point A for a two-layer problem.
 
-    Works for problems whose ``split(theta)`` returns (W (R, n, d), a (R, n), *rest) and
-    whose ``join(W, a, *rest)`` inverts it, with the loss invariant under permuting the
-    n units of (W, a) (``ReluTeacherStudent``, with a fixed or trained second layer,
-    and ``QuadraticNet``/``QuadraticPopulation``, whose extra g is left as it is); and
-    for a ``ModuleLoss`` of a Sequential MLP (``align_mlp`` on its model). With a fixed
-    second layer (a = 1) only W takes part in the matching.
+    Works for problems that declare a neuron-permutation ``symmetry`` (``"Sn"`` or
+    ``"SnxSd"``): by the ``Problem`` contract they are ``Factored``, ``split(theta)``
+    gives (W (R, n, d), a (R, n), *rest) and the loss is invariant under permuting the n
+    units of (W, a) (``ReluTeacherStudent`` with a fixed or trained second layer,
+    ``EmpiricalTeacherStudent``, ``QuadraticNet``/``QuadraticPopulation``, whose extra g
+    is left as it is); and for a ``ModuleLoss`` of a Sequential MLP (``align_mlp`` on its
+    model). Where both a's are the same constant (a fixed second layer) only W takes
+    part in the matching.
 
     Args:
         problem: the problem both points belong to.
@@ -304,25 +306,20 @@ def align_rows(problem: Problem, theta_a: object, theta_b: object) -> torch.Tens
     """
     a = as_endpoint(problem, theta_a, "theta_a")
     b = as_endpoint(problem, theta_b, "theta_b")
-    names = getattr(problem, "names", None)
-    if names is not None and isinstance(getattr(problem, "model", None), torch.nn.Module):
+    if isinstance(problem, ModuleLoss):
         return align_mlp(problem.model, a, b)
-    split = getattr(problem, "split", None)
-    parts_a = split(a[None]) if split is not None else None
-    if not (
-        isinstance(parts_a, tuple)
-        and len(parts_a) >= 2
-        and parts_a[0].dim() == 3
-        and parts_a[1].dim() == 2
-        and hasattr(problem, "join")
-    ):
+    group = problem.symmetry if isinstance(problem, Problem) else None
+    if group not in ("Sn", "SnxSd") or not isinstance(problem, Factored):
         raise ValueError(
-            f"{type(problem).__name__} does not split into two-layer (W, a) units; "
-            "align_rows handles ReluTeacherStudent-like problems and Sequential ModuleLoss."
+            f"{type(problem).__name__} does not split into two-layer (W, a) units (its "
+            f"symmetry is {group!r}, not a neuron permutation group); align_rows handles "
+            "problems with symmetry 'Sn' or 'SnxSd' and Sequential ModuleLoss."
         )
-    Wa, aa, *_ = parts_a
-    Wb, ab, *rest = split(b[None])
-    trained = bool(getattr(problem, "train_second_layer", True))
-    W, a_new = align_two_layer(Wa[0], aa[0] if trained else None, Wb[0], ab[0] if trained else None)
-    a_new = ab[0] if a_new is None else a_new
-    return problem.join(W[None], a_new[None], *rest)[0]
+    Wa, aa, *_ = problem.split(a[None])
+    Wb, ab, *rest = problem.split(b[None])
+    aa, ab = aa[0], ab[0]
+    # A constant a, the same in both, adds the same number to every similarity.
+    fixed = bool((aa == aa[0]).all()) and torch.equal(aa, ab)
+    W, a_new = align_two_layer(Wa[0], None if fixed else aa, Wb[0], None if fixed else ab)
+    a_new = ab if a_new is None else a_new
+    return problem.join((W[None], a_new[None], *rest))[0]

@@ -19,7 +19,11 @@ weight w(t) = 2 t (1 - t) (Bezier) or 1 - |2 t - 1| (chain). Each step here draw
 variance estimate of the same expectation), evaluates all of them as rows of one
 ``problem.loss_and_grad`` call and takes an Adam step (``landscope.optim.Adam``) on c.
 c starts at the midpoint (theta_A + theta_B)/2, where both curves are the straight
-segment.
+segment. The fit runs under the optimization driver (``landscope.optim.run``): the
+sampled objective is a stochastic problem over control points (``_CurveLoss``, which
+holds the generator), trained for exactly ``steps`` Adam steps; the driver also evaluates
+the final control point (one more draw of t), and a non-finite gradient stops the fit
+(status ``"not_converged"``).
 
 The result is a ``Path`` whose beads are the curve sampled at ``beads`` equally spaced t
 (33 by default, so the polygon's length approximates the curve's); with an odd count
@@ -30,10 +34,12 @@ the middle bead is gamma_c(1/2), from which c is recovered: c = 2 gamma(1/2) -
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable
 
 import torch
 
-from ..optim import Adam
+from ..optim import Adam, Stop, run
 from ..problems import Problem
 from .interpolate import as_endpoint, profile
 from .path import Path
@@ -67,13 +73,68 @@ def _chain_weight(t: torch.Tensor) -> torch.Tensor:
     return 1 - (2 * t - 1).abs()
 
 
+Curve = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+_DIVERGED = 3  # code of landscope.optim.STATUS
+# Stop.diverge of the fit: only a non-finite gradient ends it (a huge finite one is
+# harmless to Adam, whose step is scale-free).
+_FINITE_ONLY = sys.float_info.max
+
+
+class _CurveLoss:
+    """The sampled loss along curves theta_A -> c -> theta_B, a problem over rows c (R, P).
+
+    Each evaluation draws ``samples`` stratified t per row from ``generator`` (so it is a
+    stochastic problem: two calls at the same c differ), evaluates the curve points of
+    all rows in one ``problem.loss_and_grad`` call and returns the mean loss (R,) and the
+    estimate mean_t w(t) grad L(gamma_c(t)) (R, P) of the gradient in c. Its stopping
+    norm (``StopNorm``) is the largest entry of the gradient.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        theta_a: torch.Tensor,
+        theta_b: torch.Tensor,
+        curve: Curve,
+        weight: Callable[[torch.Tensor], torch.Tensor],
+        samples: int,
+        generator: torch.Generator | None,
+    ) -> None:
+        self.problem, self.theta_a, self.theta_b = problem, theta_a, theta_b
+        self.curve, self.weight, self.samples, self.generator = curve, weight, samples, generator
+        self.n_params = theta_a.shape[0]
+        self.bins = torch.arange(samples, dtype=theta_a.dtype, device=theta_a.device)
+
+    def loss_and_grad(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        R, S, a = c.shape[0], self.samples, self.theta_a
+        # drawn on the CPU: the same generator gives the same t on any device
+        u = torch.rand(R, S, generator=self.generator, dtype=a.dtype, device="cpu").to(a.device)
+        t = (self.bins + u) / S  # (R, S)
+        pts = self.curve(a, c.repeat_interleave(S, dim=0), self.theta_b, t.reshape(-1))
+        loss, g = self.problem.loss_and_grad(pts)
+        gc = (self.weight(t)[..., None] * g.reshape(R, S, -1)).mean(1)
+        return loss.reshape(R, S).mean(1), gc
+
+    def loss(self, c: torch.Tensor) -> torch.Tensor:
+        return self.loss_and_grad(c)[0]
+
+    def grad(self, c: torch.Tensor) -> torch.Tensor:
+        return self.loss_and_grad(c)[1]
+
+    def stop_norm(self, grad: torch.Tensor) -> torch.Tensor:
+        """max_i |g_i| (R,): non-finite exactly when an entry is (the l2 norm overflows
+        from |g| ~ 1e154 on, where Adam's scale-free step is still fine), 0 when g is."""
+        return grad.abs().amax(dim=1)
+
+
 def _fit(
     problem: Problem,
     theta_a: object,
     theta_b: object,
     *,
-    curve,
-    weight,
+    curve: Curve,
+    weight: Callable[[torch.Tensor], torch.Tensor],
     method: str,
     steps: int,
     lr: float,
@@ -91,20 +152,10 @@ def _fit(
     a = as_endpoint(problem, theta_a, "theta_a")
     b = as_endpoint(problem, theta_b, "theta_b")
     c = (0.5 * (a + b) if control is None else as_endpoint(problem, control, "control"))[None]
-    opt = Adam(lr=lr)
-    state = opt.init(c)
-    bins = torch.arange(samples, dtype=a.dtype, device=a.device)
-    ok = True
-    for _ in range(steps):
-        u = torch.rand(samples, generator=generator, dtype=a.dtype, device="cpu").to(a.device)
-        t = (bins + u) / samples
-        _, g = problem.loss_and_grad(curve(a, c[0], b, t))
-        gc = (weight(t)[:, None] * g).mean(0, keepdim=True)
-        if not bool(torch.isfinite(gc).all()):
-            ok = False
-            break
-        delta, state = opt.update(gc, state)
-        c = c + delta
+    objective = _CurveLoss(problem, a, b, curve, weight, samples, generator)
+    stop = Stop(grad_tol=0.0, max_steps=steps, diverge=_FINITE_ONLY)
+    res = run(objective, c, Adam(lr=lr), stop=stop)
+    c, ok = res.theta, int(res.status[0]) != _DIVERGED
     ts = torch.linspace(0, 1, beads, dtype=a.dtype, device=a.device)
     pts = curve(a, c[0], b, ts)
     pts[0], pts[-1] = a, b

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..optim import GD, Adam, Optimizer, gd_armijo
+from ..optim import GD, Adam, Armijo, Method, Optimizer, Stop, run
 from ..problems import Problem
 from .interpolate import as_endpoint, profile
 from .path import PATH_COLUMNS, Path
@@ -150,7 +150,7 @@ STRING_COLUMNS = {
 class _Rows:
     """``problem`` with each row's gradient projected off its unit normal (if any).
 
-    ``select`` keeps the normals aligned with the rows when ``gd_armijo`` drops finished
+    ``select`` keeps the normals aligned with the rows when the driver drops finished
     rows from its working batch; the inner problem's rows are ours (beads), not runs with
     their own data, so its own ``select`` is never called.
     """
@@ -176,7 +176,7 @@ class _Rows:
 
 
 def _check_training(optimizer: object, lr: float | None, max_steps: int, tol: float) -> None:
-    if not isinstance(optimizer, Optimizer) and optimizer not in _OPTIMIZERS:
+    if not isinstance(optimizer, (Optimizer, Method)) and optimizer not in _OPTIMIZERS:
         raise ValueError(
             f"unknown optimizer {optimizer!r}; use one of {_OPTIMIZERS} or an Optimizer "
             "instance such as GD(lr) or Adam(lr)."
@@ -191,69 +191,32 @@ def _check_training(optimizer: object, lr: float | None, max_steps: int, tol: fl
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}.")
 
 
-def _descend(
-    prob: _Rows, theta0: torch.Tensor, opt: Optimizer, target: float, tol: float, max_steps: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``opt`` on every row until loss <= target, ||grad|| <= tol, a cap or divergence.
-
-    ``minimize`` has no loss target, hence this loop; finished rows leave the working
-    batch as in ``minimize``.
-    """
-    R = theta0.shape[0]
-    out_theta = theta0.clone()
-    out_steps = torch.zeros(R, dtype=torch.long, device=theta0.device)
-    idx = torch.arange(R, device=theta0.device)
-    theta = theta0.clone()
-    state = opt.init(theta)
-    steps = torch.zeros_like(out_steps)
-    while idx.numel() > 0:
-        loss, g = prob.loss_and_grad(theta)
-        gn = torch.linalg.vector_norm(g, dim=1)
-        ok = torch.isfinite(loss) & (gn <= 1e12)  # False for NaN too
-        fin = ~ok | (loss <= target) | (gn <= tol) | (steps >= max_steps)
-        if bool(fin.any()):
-            out_theta[idx[fin]], out_steps[idx[fin]] = theta[fin], steps[fin]
-            keep = torch.nonzero(~fin).flatten()
-            idx, theta, g, steps = idx[keep], theta[keep], g[keep], steps[keep]
-            state = tuple(s[keep] for s in state)
-            prob = prob.select(keep)
-            if idx.numel() == 0:
-                break
-        upd, state = opt.update(g, state)
-        theta = theta + upd
-        steps = steps + 1
-    return out_theta, out_steps
-
-
 def _train(
     problem: Problem,
     theta0: torch.Tensor,
     target: float,
     normals: torch.Tensor | None,
-    optimizer: str | Optimizer,
+    optimizer: str | Optimizer | Method,
     lr: float | None,
     max_steps: int,
     tol: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Train all rows of ``theta0`` as one batch; returns (theta, loss, steps)."""
-    prob = _Rows(problem, normals)
+    """Train all rows of ``theta0`` as one batch with the driver; returns (theta, loss, steps).
+
+    A row stops once its loss is <= ``target``, at a critical point (||grad|| <= tol),
+    after ``max_steps`` steps, or on divergence.
+    """
     if optimizer == "armijo":
-        res = gd_armijo(
-            prob,
-            theta0,
-            tol=tol,
-            loss_tol=target,
-            max_steps=max_steps,
-            lr0=1.0 if lr is None else float(lr),
-        )
-        theta, steps = res.theta, res.steps
+        method: object = Armijo(lr0=1.0 if lr is None else float(lr))
+    elif optimizer == "gd":
+        method = GD(float(lr))
+    elif optimizer == "adam":
+        method = Adam(float(lr))
     else:
-        if isinstance(optimizer, Optimizer):
-            opt = optimizer
-        else:
-            opt = GD(float(lr)) if optimizer == "gd" else Adam(float(lr))
-        theta, steps = _descend(prob, theta0, opt, target, tol, max_steps)
-    return theta, problem.loss(theta), steps
+        method = optimizer
+    stop = Stop(grad_tol=tol, loss_target=target, max_steps=max_steps)
+    res = run(_Rows(problem, normals), theta0, method, stop=stop)
+    return res.theta, problem.loss(res.theta), res.steps
 
 
 def train_to_level(
@@ -278,7 +241,7 @@ def train_to_level(
         problem: any Problem.
         theta: (P,) or (R, P) starting rows.
         level: the loss to reach (finite).
-        optimizer: ``"armijo"`` (``gd_armijo``, a per-row backtracking step; ``lr`` is its
+        optimizer: ``"armijo"`` (``Armijo``, a per-row backtracking step; ``lr`` is its
             first trial step, default 1), ``"gd"`` or ``"adam"`` (``lr`` required), or an
             ``Optimizer`` instance (``lr`` unused).
         lr: learning rate (see ``optimizer``).

@@ -1,31 +1,64 @@
 """Certify where each run ended: a verdict per row from the gradient and Hessian spectrum.
 
-Verdicts, decided in this order for each row:
+Verdicts, decided in this order for each row, with lambda_min the smallest Hessian
+eigenvalue as computed and b its error bound (see "Spectrum" below):
 
 - ``diverged``: loss or gradient is not finite.
 - ``not_converged``: ||grad|| > ``grad_tol``.
-- ``global_min``: the problem's optimal value is known and loss - global_min <= ``loss_tol``.
-- ``saddle``: smallest Hessian eigenvalue < -``eig_tol`` (a descent direction exists).
-- ``spurious_min``: smallest eigenvalue > ``eig_tol`` (a strict local minimum whose loss
-  is above the global one); ``local_min`` when the global value is unknown.
-- ``degenerate``: smallest eigenvalue within +-``eig_tol`` of zero: the second-order test
-  is inconclusive (flat directions, as at minima of over-parameterized students).
+- ``global_min``: the problem's optimal value is known and loss - global_min <= ``gap_tol``.
+- ``saddle``: lambda_min + b < -``eig_tol``: H has an eigenvalue below -eig_tol, a
+  direction of descent.
+- ``spurious_min``: lambda_min - b > ``eig_tol`` (a strict local minimum whose loss is
+  above the global one); ``local_min`` when the global value is unknown.
+- ``degenerate``: otherwise: the second-order test is inconclusive (flat directions, as
+  at minima of over-parameterized students, or a bound b too wide to decide).
 
 The test is meaningful when ||grad|| is tiny against the smallest nonzero |eigenvalue|:
-then a critical point lies within ~ ||grad|| / |eig_min| of the row and has the same
+then a critical point lies within ~ ||grad|| / |lambda_min| of the row and has the same
 inertia. Hence the Newton polish to ~1e-12 before certifying.
+
+Spectrum. While P <= ``max_dense`` (default ``MAX_DENSE`` of ``landscope.spectrum``,
+8192) every eigenvalue comes from the dense Hessian (``dense_spectrum``: ``eigvalsh``,
+exact to rounding, ~1e-15 ||H||; b = 0). Above it, the Lanczos extremes
+(``extremal_eigs``: the smallest and the largest eigenvalue, ARPACK from a random start,
+on Hessian-vector products, ``hvp_many`` for problems with the ``ManyHvp`` capability),
+and b is the residual bound ||H u - lambda u|| of the Ritz pair (Parlett, *The Symmetric
+Eigenvalue Problem*, Thm 4.5.1: H has an eigenvalue within b of lambda) plus the worst-case
+rounding of that residual, P eps ||H||. On that route:
+
+- ``saddle`` is proved: lambda_min is the Rayleigh quotient u'Hu of a unit vector, and
+  the smallest eigenvalue of H is at most that.
+- a minimum verdict rests on Lanczos having found the smallest eigenvalue: the bound
+  places an eigenvalue within b of lambda_min, and Lanczos from a random start converges
+  to the extreme one (a start with no component along its eigenvector has probability
+  zero), which is a property of the method, not a proof.
+- ``n_neg`` and ``n_zero`` are lower bounds (0 or 1): only the two extremes are computed.
+
+``check_certifiable`` says which route a size takes, and refuses a size no route can
+certify; studies call it in their validation, before training.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 import torch
 
 from ..problems import Problem
+from ..problems.capabilities import KnownOptimum
+from ..spectrum import MAX_DENSE, dense_spectrum, extremal_eigs
 
-__all__ = ["CERTIFICATE_COLUMNS", "VERDICTS", "Certificate", "Tolerances", "certify"]
+__all__ = [
+    "CERTIFICATE_COLUMNS",
+    "MAX_LANCZOS",
+    "VERDICTS",
+    "Certificate",
+    "Tolerances",
+    "certify",
+    "check_certifiable",
+]
 
 VERDICTS = (
     "global_min",
@@ -37,6 +70,10 @@ VERDICTS = (
     "diverged",
 )
 
+# Largest P the Lanczos route takes: ARPACK keeps ncv = 20 basis vectors plus work space,
+# about 30 P float64 numbers per row, 2.4 GB at 1e7; each of the hundreds to thousands of
+# Hessian-vector products it needs then costs at least a pass over 1e7 weights.
+MAX_LANCZOS = 10_000_000
 
 # The store columns of ``Certificate.rows()``: name -> DuckDB type.
 CERTIFICATE_COLUMNS = {
@@ -48,9 +85,14 @@ CERTIFICATE_COLUMNS = {
     "n_neg": "BIGINT",
     "n_zero": "BIGINT",
     "dist": "DOUBLE",
-    "grad_tol": "DOUBLE",
-    "loss_tol": "DOUBLE",
-    "eig_tol": "DOUBLE",
+    "eig_method": "VARCHAR",
+    "eig_min_bound": "DOUBLE",
+    "eig_max_bound": "DOUBLE",
+    # the tolerances the verdict used, prefixed: studies' own parameters (grad_tol of the
+    # optimizer, a relative gap) must not collide with them
+    "cert_grad_tol": "DOUBLE",
+    "cert_gap_tol": "DOUBLE",
+    "cert_eig_tol": "DOUBLE",
 }
 
 
@@ -58,27 +100,49 @@ CERTIFICATE_COLUMNS = {
 class Tolerances:
     """Tolerances of the certificate (all absolute), stored with every result row.
 
+    Each name means one thing across the library: ``grad_tol`` is a threshold on the
+    gradient norm (as in ``Stop(grad_tol=...)``), ``gap_tol`` one on the gap to the
+    global value, loss - global_min (not on the loss itself).
+
     Attributes:
         grad_tol: a row is a critical point if ||grad|| <= grad_tol. Default 1e-10:
             Newton polishing reaches ~1e-13 on the closed-form problems, GD alone ~1e-9.
-        loss_tol: a critical point is a global minimum if loss - global_min <= loss_tol.
+        gap_tol: a critical point is a global minimum if loss - global_min <= gap_tol.
             Default 1e-9: the closed-form loss at the teacher is a difference of O(k^2)
             kernel terms, so its float64 floor is ~1e-14 k^2; published spurious minima
             have losses above 1e-3.
         eig_tol: eigenvalues within +-eig_tol of zero count as zero. Default 1e-6: the
             closed-form Hessian is accurate to ~1e-8 for nearly parallel neurons, and the
             smallest eigenvalue at the teacher is ~0.09.
+
+    Raises:
+        ValueError: for a tolerance that is negative, NaN or infinite.
     """
 
     grad_tol: float = 1e-10
-    loss_tol: float = 1e-9
+    gap_tol: float = 1e-9
     eig_tol: float = 1e-6
 
     def __post_init__(self) -> None:
-        for name in ("grad_tol", "loss_tol", "eig_tol"):
+        for name in ("grad_tol", "gap_tol", "eig_tol"):
             v = getattr(self, name)
-            if not (np.isfinite(v) and v >= 0):
+            if isinstance(v, bool) or not isinstance(v, Real) or not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
+
+
+_FIELDS = (
+    "verdict",
+    "loss",
+    "grad_norm",
+    "eig_min",
+    "eig_max",
+    "n_neg",
+    "n_zero",
+    "dist",
+    "eig_method",
+    "eig_min_bound",
+    "eig_max_bound",
+)
 
 
 @dataclass(frozen=True)
@@ -87,12 +151,20 @@ class Certificate:
 
     Attributes:
         verdict: numpy array of verdict strings (see ``VERDICTS``).
-        loss, grad_norm, eig_min, eig_max: float arrays.
-        n_neg: number of eigenvalues below -eig_tol.
-        n_zero: number of eigenvalues within +-eig_tol.
+        loss, grad_norm, eig_min, eig_max: float arrays; eig_min, eig_max are NaN where
+            no spectrum was computed.
+        n_neg: eigenvalues below -eig_tol: exact on the dense route, a lower bound (0 or 1)
+            on the Lanczos route.
+        n_zero: eigenvalues within +-eig_tol, exact or a lower bound as ``n_neg``.
         dist: distance to the nearest global minimizer modulo the problem's symmetry,
             NaN where the problem cannot say.
-        tol: the tolerances used.
+        eig_method: how the spectrum was computed: ``"dense"``, ``"lanczos"``, or
+            ``"none"`` (a row that is not a critical point, or a global minimum whose
+            spectrum was skipped).
+        eig_min_bound, eig_max_bound: H has an eigenvalue within this of eig_min (eig_max):
+            the Lanczos residual bound with its rounding; 0 on the dense route (eigvalsh is
+            exact to rounding, ~1e-15 ||H||); NaN without a spectrum.
+        tolerances: the tolerances used.
     """
 
     verdict: np.ndarray
@@ -103,7 +175,10 @@ class Certificate:
     n_neg: np.ndarray
     n_zero: np.ndarray
     dist: np.ndarray
-    tol: Tolerances = field(default_factory=Tolerances)
+    eig_method: np.ndarray
+    eig_min_bound: np.ndarray
+    eig_max_bound: np.ndarray
+    tolerances: Tolerances = field(default_factory=Tolerances)
 
     def __len__(self) -> int:
         return len(self.verdict)
@@ -115,27 +190,28 @@ class Certificate:
             ValueError: if ``other`` has another length or other tolerances.
         """
         rows = np.asarray(rows, dtype=np.int64)
-        if len(other) != len(rows) or other.tol != self.tol:
+        if len(other) != len(rows) or other.tolerances != self.tolerances:
             raise ValueError(
                 "replace_rows needs one entry of `other` per row, certified with the same "
                 "tolerances."
             )
-        fields = ("verdict", "loss", "grad_norm", "eig_min", "eig_max", "n_neg", "n_zero", "dist")
         new = {}
-        for f in fields:
+        for f in _FIELDS:
             arr = getattr(self, f).copy()
-            if f == "verdict":  # fixed-width strings: widen to fit the new ones
+            text = f in ("verdict", "eig_method")
+            if text:  # fixed-width strings: widen to fit the new ones
                 arr = arr.astype(object)
             arr[rows] = getattr(other, f)
-            new[f] = arr.astype(str) if f == "verdict" else arr
-        return Certificate(**new, tol=self.tol)
+            new[f] = arr.astype(str) if text else arr
+        return Certificate(**new, tolerances=self.tolerances)
 
     def counts(self) -> dict[str, int]:
         """How many rows got each verdict."""
         return {v: int((self.verdict == v).sum()) for v in VERDICTS}
 
     def rows(self) -> list[dict]:
-        """One flat dict per row, for the results store."""
+        """One flat dict per row, for the results store (``CERTIFICATE_COLUMNS``)."""
+        t = self.tolerances
         return [
             {
                 "verdict": str(self.verdict[r]),
@@ -146,33 +222,106 @@ class Certificate:
                 "n_neg": int(self.n_neg[r]),
                 "n_zero": int(self.n_zero[r]),
                 "dist": float(self.dist[r]),
-                "grad_tol": self.tol.grad_tol,
-                "loss_tol": self.tol.loss_tol,
-                "eig_tol": self.tol.eig_tol,
+                "eig_method": str(self.eig_method[r]),
+                "eig_min_bound": float(self.eig_min_bound[r]),
+                "eig_max_bound": float(self.eig_max_bound[r]),
+                "cert_grad_tol": t.grad_tol,
+                "cert_gap_tol": t.gap_tol,
+                "cert_eig_tol": t.eig_tol,
             }
             for r in range(len(self))
         ]
 
 
-def _spectrum(problem: Problem, theta: torch.Tensor, chunk: int) -> torch.Tensor:
-    """All Hessian eigenvalues per row (dense ``eigvalsh``), (R, P), in row chunks."""
-    out = []
-    for lo in range(0, theta.shape[0], chunk):  # memory chunks, each batched
-        H = problem.hessian(theta[lo : lo + chunk])
-        H = 0.5 * (H + H.transpose(1, 2))
-        out.append(torch.linalg.eigvalsh(H))
-    return torch.cat(out)
+def _count(name: str, value: object, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}.")
+    return int(value)
+
+
+def check_certifiable(
+    n_params: int,
+    *,
+    lanczos: bool = True,
+    max_dense: int = MAX_DENSE,
+    what: str = "the problem",
+) -> str:
+    """The spectrum route ``certify`` takes for P parameters; a ValueError if none can.
+
+    Routes: ``"dense"`` while P <= max_dense (or P = 1), else ``"lanczos"`` while
+    P <= ``MAX_LANCZOS`` and the problem's Hessian-vector products are cheap enough.
+
+    Args:
+        n_params: P.
+        lanczos: whether the problem's Hessian-vector products are matrix-free (a cost
+            of the order of a gradient, as ``ModuleLoss``'s). Pass False for a problem
+            whose ``hvp`` forms the P x P Hessian for every product (``ReluTeacherStudent``,
+            ``QuadraticNet``): Lanczos needs hundreds to thousands of products per row
+            (3141 for the smallest eigenvalue of ``ReluTeacherStudent(k=70)`` near the
+            teacher), so such a problem is certifiable only by the dense route.
+        max_dense: the largest P certified by the dense spectrum (default ``MAX_DENSE``).
+        what: how the message names the problem, e.g. ``"spurious-relu with k = 95"``.
+
+    Returns:
+        ``"dense"`` or ``"lanczos"``.
+
+    Raises:
+        ValueError: in one sentence naming the size and the limit, if no route can
+            certify P parameters (or for a non-integer P or max_dense).
+    """
+    P = _count("n_params", n_params, 1)
+    max_dense = _count("max_dense", max_dense, 0)
+    if P <= max_dense or P == 1:  # Lanczos needs P >= 2; one eigenvalue is cheap anyway
+        return "dense"
+    if not lanczos:
+        raise ValueError(
+            f"{what} has P = {P} parameters, more than max_dense = {max_dense} for a dense "
+            "Hessian spectrum, and its Hessian-vector products form the dense Hessian, too "
+            "slow for Lanczos, so it cannot be certified."
+        )
+    if P > MAX_LANCZOS:
+        raise ValueError(
+            f"{what} has P = {P} parameters, more than MAX_LANCZOS = {MAX_LANCZOS} that the "
+            "Lanczos route of certification can hold in memory."
+        )
+    return "lanczos"
+
+
+def _spectrum(
+    problem: Problem, th: torch.Tensor, route: str, max_dense: int, eig_tol: float
+) -> tuple[torch.Tensor, ...]:
+    """(eig_min, eig_max, bound_min, bound_max, n_neg, n_zero) of finite rows ``th``."""
+    if route == "dense":
+        ev = dense_spectrum(problem, th, max_dense=max(max_dense, 1)).cpu()
+        zero = torch.zeros(th.shape[0], dtype=ev.dtype)
+        n_neg = (ev < -eig_tol).sum(1)
+        n_zero = (ev.abs() <= eig_tol).sum(1)
+        return ev[:, 0], ev[:, -1], zero, zero.clone(), n_neg, n_zero
+    # A fixed start: the same rows give the same certificate every time.
+    gen = torch.Generator().manual_seed(0)
+    ext = extremal_eigs(problem, th, k=1, which="both", generator=gen)
+    lo, hi = ext.smallest[:, 0].cpu(), ext.largest[:, 0].cpu()
+    b_hi, b_lo = ext.bounds[:, 0].cpu(), ext.bounds[:, 1].cpu()
+    # The residual is computed in floating point: add its worst-case rounding,
+    # P eps ||H||, with ||H|| <= max |lambda| + b over the two ends.
+    P = th.shape[1]
+    slack = P * torch.finfo(lo.dtype).eps * torch.maximum(lo.abs() + b_lo, hi.abs() + b_hi)
+    b_lo, b_hi = b_lo + slack, b_hi + slack
+
+    def inside_zero(lam: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (lam - b >= -eig_tol) & (lam + b <= eig_tol)
+
+    n_neg = (lo + b_lo < -eig_tol).long()  # NaN compares False: counted only when sure
+    n_zero = (inside_zero(lo, b_lo) | inside_zero(hi, b_hi)).long()
+    return lo, hi, b_lo, b_hi, n_neg, n_zero
 
 
 def certify(
     problem: Problem,
     theta: object,
     *,
-    tol: Tolerances | None = None,
-    grad_tol: float | None = None,
-    loss_tol: float | None = None,
-    eig_tol: float | None = None,
-    max_dense: int = 4000,
+    tolerances: Tolerances | None = None,
+    max_dense: int = MAX_DENSE,
     global_spectrum: bool = True,
 ) -> Certificate:
     """Certify every row of ``theta`` as a critical point of ``problem``.
@@ -181,65 +330,61 @@ def certify(
         problem: the objective.
         theta: one point or a batch: anything ``problem.as_batch`` takes, e.g. W of
             shape (n, d) or (R, n, d), torch or numpy.
-        tol: a ``Tolerances``; ``grad_tol``/``loss_tol``/``eig_tol`` override its fields.
-        max_dense: the dense spectrum is used up to this many parameters.
+        tolerances: the one door for every tolerance (default ``Tolerances()``).
+        max_dense: the dense spectrum is used up to this many parameters, the Lanczos
+            extremes above (see the module docstring and ``check_certifiable``).
         global_spectrum: also compute the spectrum of rows whose loss already makes them
             global minima (their verdict does not depend on it). False saves the
-            Hessians of those rows; their eig_min, eig_max are then NaN and n_neg,
-            n_zero 0.
+            Hessians of those rows; their eig_min, eig_max are then NaN, n_neg, n_zero 0
+            and eig_method ``"none"``.
 
     Returns:
         Certificate with one entry per row.
 
     Raises:
-        ValueError: for a mis-shaped ``theta`` or a problem too large for a dense spectrum.
+        ValueError: for a mis-shaped ``theta``, ``tolerances`` that are not a
+            ``Tolerances``, or a problem too large for any spectrum route.
     """
-    base = tol or Tolerances()
-    tol = Tolerances(
-        grad_tol=base.grad_tol if grad_tol is None else grad_tol,
-        loss_tol=base.loss_tol if loss_tol is None else loss_tol,
-        eig_tol=base.eig_tol if eig_tol is None else eig_tol,
-    )
+    tol = Tolerances() if tolerances is None else tolerances
+    if not isinstance(tol, Tolerances):
+        raise ValueError(f"tolerances must be a Tolerances, got {type(tol).__name__}.")
     th = problem.as_batch(theta)
     R, P = th.shape
-    if P > max_dense:
-        raise ValueError(
-            f"the problem has {P} parameters, more than max_dense = {max_dense} for a dense "
-            "Hessian spectrum; raise max_dense if memory allows."
-        )
+    route = check_certifiable(P, max_dense=max_dense)
     loss, g = problem.loss_and_grad(th)
     gn = torch.linalg.vector_norm(g, dim=1)
     finite = torch.isfinite(loss) & torch.isfinite(gn) & torch.isfinite(th).all(1)
     eig_min = torch.full((R,), float("nan"), dtype=th.dtype)
-    eig_max = eig_min.clone()
+    eig_max, b_min, b_max = eig_min.clone(), eig_min.clone(), eig_min.clone()
     n_neg = torch.zeros(R, dtype=torch.long)
     n_zero = torch.zeros(R, dtype=torch.long)
+    method = np.full(R, "none", dtype=object)
     is_crit_t = finite & (gn <= tol.grad_tol)
     gm = problem.global_min
     need = is_crit_t
     if not global_spectrum and gm is not None:
-        need = need & ~(loss - gm <= tol.loss_tol)
+        need = need & ~(loss - gm <= tol.gap_tol)
     crit = torch.nonzero(need).flatten()
     if crit.numel():
-        chunk = max(1, (256 << 20) // (8 * P * P))
-        ev = _spectrum(problem, th[crit], chunk).cpu()
-        eig_min[crit.cpu()], eig_max[crit.cpu()] = ev[:, 0], ev[:, -1]
-        n_neg[crit.cpu()] = (ev < -tol.eig_tol).sum(1)
-        n_zero[crit.cpu()] = (ev.abs() <= tol.eig_tol).sum(1)
+        c = crit.cpu()
+        spec = _spectrum(problem, th[crit], route, max_dense, tol.eig_tol)
+        for out, val in zip((eig_min, eig_max, b_min, b_max, n_neg, n_zero), spec, strict=True):
+            out[c] = val.to(out.dtype)
+        method[c.numpy()] = route
     loss_np, gn_np = loss.detach().cpu().numpy(), gn.detach().cpu().numpy()
-    emin = eig_min.numpy()
+    emin, bmin = eig_min.numpy(), b_min.numpy()
     is_crit = is_crit_t.cpu().numpy()
     fin = finite.cpu().numpy()
-    is_global = (loss_np - gm <= tol.loss_tol) if gm is not None else np.zeros(R, dtype=bool)
-    # np.select takes the first true condition: the order of the module docstring
+    is_global = (loss_np - gm <= tol.gap_tol) if gm is not None else np.zeros(R, dtype=bool)
+    # np.select takes the first true condition: the order of the module docstring. NaN
+    # (no spectrum, or Lanczos returned nothing) fails both tests: degenerate.
     verdict = np.select(
-        [~fin, ~is_crit, is_global, emin < -tol.eig_tol, emin > tol.eig_tol],
+        [~fin, ~is_crit, is_global, emin + bmin < -tol.eig_tol, emin - bmin > tol.eig_tol],
         ["diverged", "not_converged", "global_min", "saddle",
          "spurious_min" if gm is not None else "local_min"],
         default="degenerate",
     )  # fmt: skip
-    dist_fn = getattr(problem, "distance_to_global", None)
-    dist = dist_fn(th) if dist_fn is not None else None
+    dist = problem.distance_to_global(th) if isinstance(problem, KnownOptimum) else None
     dist_np = np.full(R, np.nan) if dist is None else dist.detach().cpu().numpy().astype(float)
     return Certificate(
         verdict=verdict.astype(str),
@@ -250,5 +395,8 @@ def certify(
         n_neg=n_neg.numpy(),
         n_zero=n_zero.numpy(),
         dist=dist_np,
-        tol=tol,
+        eig_method=method.astype(str),
+        eig_min_bound=bmin.astype(float),
+        eig_max_bound=b_max.numpy().astype(float),
+        tolerances=tol,
     )

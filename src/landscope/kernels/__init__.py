@@ -2,8 +2,10 @@
 
 ``ntk_gram(X, activation, kind, depth)`` is Du et al.'s H-infinity (``kind="h_inf"``),
 the NNGP kernel or the NTK of a fully connected net in NTK parameterization: closed forms
-for relu, leaky_relu, squared_relu and erf, quadrature for every other registered
-activation. ``empirical_ntk(model, X)`` is the finite-width kernel J J' of any module.
+for relu, leaky_relu, squared_relu and the error functions (erf, erf_sqrt2, erf_zhong),
+quadrature for every other registered activation. Every kernel function defaults to
+``kind=DEFAULT_KIND`` (``"h_inf"``). ``empirical_ntk(model, X)`` is the finite-width
+kernel J J' of any module.
 
 >>> import landscope as ls
 >>> X = ls.kernels.sphere(20, 5, seed=0)
@@ -11,8 +13,9 @@ activation. ``empirical_ntk(model, X)`` is the finite-width kernel J J' of any m
 True
 """
 
-from ._bivariate import ANGULAR_NODES, RADIAL_NODES
+from ..gaussian.bivariate import ANGULAR_NODES, RADIAL_NODES
 from .analytic import (
+    DEFAULT_KIND,
     KINDS,
     KernelSpectrum,
     kernel_spectrum,
@@ -35,6 +38,7 @@ from .empirical import empirical_ntk
 
 __all__ = [
     "ANGULAR_NODES",
+    "DEFAULT_KIND",
     "Dynamics",
     "bound",
     "empirical_rate",

@@ -31,10 +31,16 @@ that depth 1 is Du et al.'s H-infinity as written. Arora et al. use c_sigma = 2 
 activation of degree 1, their NTK and NNGP of depth L are 2^L times these (c_sigma^L in
 general: Sigma^(h) scales by c_sigma^h, Sigmadot^(h) by c_sigma).
 
-The bivariate expectations are closed forms for relu, leaky_relu, squared_relu and erf,
-and quadrature for every other registered activation (see ``landscope.kernels._bivariate``
-for the rules and their measured accuracy). Everything is float64, vectorized over all
-pairs and over a leading batch of data sets.
+The bivariate expectations are closed forms for relu, leaky_relu, squared_relu and the
+three error functions (erf, erf_sqrt2, erf_zhong; ``landscope.gaussian.dual``), and
+quadrature for every other registered activation (see ``landscope.gaussian.bivariate`` for
+the rules and their measured accuracy). Everything is float64, vectorized over all pairs
+and over a leading batch of data sets.
+
+Every function here defaults to ``kind=DEFAULT_KIND = "h_inf"``: Du et al.'s H-infinity,
+whose smallest eigenvalue is their lambda_0, the quantity ``lambda_0`` and
+``landscope ntk`` report. Pass ``kind="ntk"`` for the NTK of Jacot et al. (both layers
+trained; neural-tangents' ``"ntk"``) and ``kind="nngp"`` for the NNGP kernel.
 """
 
 from __future__ import annotations
@@ -46,10 +52,11 @@ import numpy as np
 import torch
 
 from .. import activations as acts
-from . import _bivariate
-from ._bivariate import ANGULAR_NODES, MAX_RADIAL, METHODS
+from ..activations.dual import CLOSED_FORMS, closed_form, dual_expectations
+from ..gaussian.bivariate import ANGULAR_NODES, MAX_RADIAL, METHODS
 
 __all__ = [
+    "DEFAULT_KIND",
     "KINDS",
     "KernelSpectrum",
     "kernel_spectrum",
@@ -60,6 +67,8 @@ __all__ = [
 ]
 
 KINDS = ("h_inf", "ntk", "nngp")
+# One default for ntk_gram, ntk_cross and lambda_0 (Du et al.'s lambda_0 is of H-infinity).
+DEFAULT_KIND = "h_inf"
 
 
 def _as_points(X: object) -> torch.Tensor:
@@ -115,7 +124,7 @@ def _check_nodes(radial: int | None, angular: int) -> None:
 def ntk_gram(
     X: object,
     activation: str | acts.Activation = "relu",
-    kind: str = "h_inf",
+    kind: str = DEFAULT_KIND,
     depth: int = 1,
     *,
     method: str = "auto",
@@ -131,9 +140,9 @@ def ntk_gram(
             an ``Activation``.
         kind: ``"h_inf"`` (default), ``"ntk"`` or ``"nngp"``.
         depth: number of hidden layers L >= 1 (``h_inf``: 1 only).
-        method: ``"auto"`` (closed form for relu, leaky_relu, squared_relu and erf,
-            quadrature otherwise), ``"closed_form"`` or ``"quadrature"`` (forced, e.g. to
-            check one against the other).
+        method: ``"auto"`` (closed form for relu, leaky_relu, squared_relu, erf,
+            erf_sqrt2 and erf_zhong, quadrature otherwise), ``"closed_form"`` or
+            ``"quadrature"`` (forced, e.g. to check one against the other).
         radial_nodes: Gauss nodes in the radius of the quadrature (default: 48, 96 or 160
             as the largest standard deviation sqrt(S_ii) of the layer is <= 3, <= 10 or
             larger; at most 160).
@@ -155,11 +164,11 @@ def ntk_gram(
     S = 0.5 * (S + S.transpose(-1, -2))  # exactly symmetric, so every layer stays so
     opts = {"method": method, "radial": radial_nodes, "angular": angular_nodes}
     if kind == "h_inf":
-        _, dot = _bivariate.expectations(act, S, phi=False, **opts)
+        _, dot = dual_expectations(act, S, phi=False, **opts)
         return dot.mul_(S)
     theta = S.clone() if kind == "ntk" else None
     for _ in range(depth):
-        sig, dot = _bivariate.expectations(act, S, dphi=kind == "ntk", **opts)
+        sig, dot = dual_expectations(act, S, dphi=kind == "ntk", **opts)
         if kind == "ntk":
             theta.mul_(dot).add_(sig)  # Theta^h = Sigma^h + Theta^(h-1) * Sigmadot^h
         S = sig
@@ -170,16 +179,18 @@ def ntk_cross(
     X: object,
     Y: object,
     activation: str | acts.Activation = "relu",
-    kind: str = "ntk",
+    kind: str = DEFAULT_KIND,
     depth: int = 1,
 ) -> torch.Tensor:
     """The kernel between two point sets, K(x_i, y_j): (n, n') or (B, n, n').
 
-    What kernel regression needs at test points. Same kernels and conventions as
-    ``ntk_gram`` (whose (i, j) entry it equals when Y = X), for the activations with a
-    closed form (relu, leaky_relu, squared_relu, erf). The layer recursion carries each
-    set's variances (the diagonals of ``ntk_gram``'s recursion) along with the cross block.
-    Memory: a few (n, n') tensors; chunk Y for large sets.
+    What kernel regression needs at test points. Same kernels, conventions and defaults as
+    ``ntk_gram``, for the activations with a closed form (relu, leaky_relu, squared_relu,
+    erf, erf_sqrt2, erf_zhong): for Y equal to X it returns ``ntk_gram(X, activation,
+    kind, depth)`` itself. Otherwise the layer recursion carries each set's variances (the
+    diagonals of ``ntk_gram``'s recursion) along with the cross block, and entry (i, j)
+    equals ``ntk_gram`` of the stacked points to rounding. Memory: a few (n, n') tensors;
+    chunk Y for large sets.
 
     Raises:
         ValueError: as ``ntk_gram``, plus for an activation without a closed form, or X
@@ -187,10 +198,10 @@ def ntk_cross(
     """
     depth = _check(kind, depth, "closed_form")
     act = acts.get(activation)
-    form = _bivariate.closed_form(act)
+    form = closed_form(act)
     if form is None:
         raise ValueError(
-            f"ntk_cross needs a closed-form kernel (relu, leaky_relu, squared_relu, erf); "
+            f"ntk_cross needs a closed-form kernel ({', '.join(CLOSED_FORMS)}); "
             f"{act.name!r} has none: use ntk_gram on the stacked points instead."
         )
     Xt, Yt = _as_points(X), _as_points(Y)
@@ -198,6 +209,10 @@ def ntk_cross(
         raise ValueError(
             f"X {tuple(Xt.shape)} and Y {tuple(Yt.shape)} need the same batch and dimension."
         )
+    if Xt.shape == Yt.shape and torch.equal(Xt, Yt):
+        # the Gram matrix itself: its diagonal sees cos = 1 exactly, where |x|^2 from a
+        # sum of squares against x.x from a matmul would give an angle of ~1e-8
+        return ntk_gram(Xt, act, kind, depth, method="closed_form")
     S = Xt @ Yt.transpose(-1, -2)
     vx, vy = Xt.square().sum(-1), Yt.square().sum(-1)
     dphi = kind != "nngp"
@@ -229,7 +244,7 @@ def kernel_spectrum(K: torch.Tensor) -> torch.Tensor:
 def lambda_0(
     X: object,
     activation: str | acts.Activation = "relu",
-    kind: str = "h_inf",
+    kind: str = DEFAULT_KIND,
     depth: int = 1,
     **options,
 ) -> float | torch.Tensor:

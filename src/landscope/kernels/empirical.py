@@ -16,6 +16,10 @@ memory is about two Jacobian blocks, 2 * chunk * o * P * itemsize bytes (plus to
 working memory for one vmapped jacrev and the (n, n[, o, o]) result). When every sample
 fits in one chunk each Jacobian is computed once; with c chunks the off-diagonal blocks
 recompute a chunk's Jacobian up to c times (time ~ c/2 x, memory bounded).
+
+The result is always a plain tensor without autograd history (``.numpy()`` works), in the
+dtype of the model's parameters: float64 for a float64 model, float32 for a float32 one
+(torch's default); call ``model.double()`` first for a float64 kernel.
 """
 
 from __future__ import annotations
@@ -81,7 +85,8 @@ def empirical_ntk(
         trace: sum over the outputs (default), else keep every output pair.
 
     Returns:
-        (n, n) if ``trace`` else (n, n, o, o), in the parameters' dtype.
+        (n, n) if ``trace`` else (n, n, o, o), in the parameters' dtype (float32 for a
+        float32 model: no silent upcast), detached from autograd.
 
     Raises:
         ValueError: for a model without trainable parameters, an unknown parameter name
@@ -104,8 +109,12 @@ def empirical_ntk(
     ):
         raise ValueError(f"chunk must be a positive integer or None; got {chunk!r}.")
 
+    # The parameters not differentiated enter at their values, detached: otherwise the
+    # module's own (requires_grad) tensors would give the kernel an autograd history.
+    fixed = {k: v.detach() for k, v in model.named_parameters() if k not in p}
+
     def one(prm: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        return functional_call(model, prm, (x.unsqueeze(0),)).reshape(-1)
+        return functional_call(model, (prm, fixed), (x.unsqueeze(0),)).reshape(-1)
 
     jac = vmap(jacrev(one), in_dims=(None, 0))
     n = Xt.shape[0]
@@ -140,4 +149,5 @@ def empirical_ntk(
             out[A, B] = blk
             out[B, A] = blk.transpose(0, 1) if trace else blk.permute(1, 0, 3, 2)
     # a diagonal block J_A J_A' need not be bitwise symmetric after BLAS; make it so
-    return 0.5 * (out + (out.transpose(0, 1) if trace else out.permute(1, 0, 3, 2)))
+    out = 0.5 * (out + (out.transpose(0, 1) if trace else out.permute(1, 0, 3, 2)))
+    return out.detach()

@@ -1,23 +1,55 @@
-"""Batched optimizers over (R, P) rows (GD, Adam, L-BFGS, Levenberg-Marquardt), a per-row
-stopping rule, and Newton polishing."""
+"""One batched driver (``run``) and the methods it runs over (R, P) rows.
 
-from .armijo import gd_armijo
-from .lbfgs import lbfgs
-from .lm import levenberg_marquardt
-from .minimize import STATUS, MinimizeResult, minimize
-from .newton import PolishResult, newton_polish
+``run(problem, theta0, method, stop=Stop(...), observers=...)`` owns stopping,
+compaction of finished rows, status codes, divergence and the record; the methods are
+batched ``init``/``update`` pairs with per-row state: ``GD``, ``Adam`` (plain gradient
+transformations), ``Armijo`` (per-row backtracking GD), ``LBFGS``, ``LevenbergMarquardt``,
+``Newton`` (damped, for polishing; ``newton_polish`` runs it in memory chunks) and
+``FIRE`` (inertial relaxation, for force fields such as nudged elastic bands).
+"""
+
+from .armijo import Armijo
+from .driver import (
+    STATUS,
+    Eval,
+    Method,
+    MethodBase,
+    Observer,
+    Progress,
+    RunResult,
+    Step,
+    Stop,
+    View,
+    restrict,
+    run,
+)
+from .fire import FIRE
+from .lbfgs import LBFGS
+from .lm import LevenbergMarquardt
+from .newton import Newton, PolishResult, newton_polish
 from .transforms import GD, Adam, Optimizer
 
 __all__ = [
-    "gd_armijo",
+    "FIRE",
     "GD",
+    "LBFGS",
     "STATUS",
     "Adam",
-    "MinimizeResult",
-    "lbfgs",
-    "levenberg_marquardt",
+    "Armijo",
+    "Eval",
+    "LevenbergMarquardt",
+    "Method",
+    "MethodBase",
+    "Newton",
+    "Observer",
     "Optimizer",
     "PolishResult",
-    "minimize",
+    "Progress",
+    "RunResult",
+    "Step",
+    "Stop",
+    "View",
     "newton_polish",
+    "restrict",
+    "run",
 ]

@@ -11,98 +11,81 @@ Like gradient descent it is a local descent method (every taken step lowers F), 
 ends at local minima or, rarely, saddles; unlike gradient descent it converges fast to
 zero-residual minima even when they are degenerate (flat directions of an
 over-parameterized network), where J'J is singular but the damped system is not.
-The problem must provide ``residuals_and_jacobian(theta) -> (r (R, m), J (R, m, P))``
-and ``residuals(theta) -> r``, with its loss equal to |r|^2 / 2. The gain of a trial
-step is computed from residuals, (r - r')(r + r') / 2, not as a difference of losses,
-so steps keep being accepted down to gradients far below sqrt(eps |F|).
+The problem must have the ``Residuals`` capability (``residuals_and_jacobian(theta) ->
+(r (R, m), J (R, m, P))`` and ``residuals(theta) -> r``), with its loss equal to |r|^2 / 2.
+The gain of a trial step is computed from residuals, (r - r')(r + r') / 2, not as a
+difference of losses, so steps keep being accepted down to gradients far below sqrt(eps |F|).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
-from ..problems import Problem
-from .minimize import MinimizeResult, _Outcomes
+from ..problems.capabilities import Residuals
+from .driver import Eval, MethodBase, Step, restrict
 
-__all__ = ["levenberg_marquardt"]
+__all__ = ["LevenbergMarquardt"]
 
 
-def levenberg_marquardt(
-    problem: Problem,
-    theta0: torch.Tensor,
-    *,
-    tol: float = 1e-10,
-    max_steps: int = 500,
-    mu0: float = 1e-3,
-    diverge_grad: float = 1e12,
-    callback: Callable[[int, int], None] | None = None,
-) -> MinimizeResult:
-    """Run batched Levenberg-Marquardt until ||grad|| <= tol, divergence or ``max_steps``.
+@dataclass(frozen=True)
+class LevenbergMarquardt(MethodBase):
+    """Batched Levenberg-Marquardt (steps counted: iterations, taken or not).
 
-    Args:
-        problem: supplies ``residuals_and_jacobian`` and ``residuals`` on an (R', P) batch.
-        theta0: (R, P) starting rows.
-        tol: gradient-norm tolerance (grad = J'r).
-        max_steps: iterations per row (taken and rejected steps both count).
+    Attributes:
         mu0: initial damping relative to max diag(J'J).
-        diverge_grad: a gradient norm above this counts as diverged.
-        callback: called as ``callback(step, active_rows)`` when rows leave the batch.
+        max_tries: damping increases tried within one iteration.
 
-    A row whose damping grows past 1e16 x max diag(J'J) (no decrease can be found)
-    stops and is reported ``max_steps``. With a nonzero residual at the optimum that is
-    how rows end whose gradient is below what rounding lets a step verify, about
+    A row whose damping grows past 1e16 x max diag(J'J) (no decrease can be found) is
+    stuck (status ``max_steps``). With a nonzero residual at the optimum that is how rows
+    end whose gradient is below what rounding lets a step verify, about
     sqrt(lambda_max(J'J) eps |r|^2); zero-residual rows converge to ~1e-12 and beyond.
     Follow with ``newton_polish`` where a tighter gradient is needed.
-
-    Returns:
-        MinimizeResult (status 1 converged, 2 max_steps, 3 diverged); ``steps`` counts
-        iterations.
     """
-    if not (math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}.")
-    if max_steps < 0 or not (math.isfinite(mu0) and mu0 > 0):
-        raise ValueError("max_steps must be >= 0 and mu0 a positive number.")
-    R, P = theta0.shape
-    dev = theta0.device
-    out = _Outcomes(theta0)
-    idx = torch.arange(R, device=dev)
-    theta = theta0.clone()
-    mu = None
-    nu = torch.full((R,), 2.0, dtype=theta.dtype, device=dev)
-    steps = torch.zeros(R, dtype=torch.long, device=dev)
-    stuck = torch.zeros(R, dtype=torch.bool, device=dev)
-    eye = torch.eye(P, dtype=theta.dtype, device=dev)
-    step = 0
-    while idx.numel() > 0:
+
+    mu0: float = 1e-3
+    max_tries: int = 60
+    name = "levenberg_marquardt"
+    needs_loss = True
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.mu0) and self.mu0 > 0):
+            raise ValueError(f"mu0 must be a positive number, got {self.mu0!r}.")
+
+    def init(self, problem, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not isinstance(problem, Residuals):
+            raise TypeError(
+                f"{type(problem).__name__} has no residuals and Jacobian; "
+                "Levenberg-Marquardt needs a least-squares problem."
+            )
+        R = theta.shape[0]
+        return {
+            "mu": torch.full((R,), math.nan, dtype=theta.dtype, device=theta.device),
+            "nu": torch.full((R,), 2.0, dtype=theta.dtype, device=theta.device),
+        }
+
+    def evaluate(self, problem, theta, state, need_loss) -> Eval:
         r, J = problem.residuals_and_jacobian(theta)
         loss = 0.5 * (r * r).sum(1)
         g = (J.transpose(1, 2) @ r[..., None])[..., 0]
         A = J.transpose(1, 2) @ J
         dmax = torch.diagonal(A, dim1=1, dim2=2).amax(1).clamp_min(1e-300)
-        if mu is None:
-            mu = mu0 * dmax
-        gn = torch.linalg.vector_norm(g, dim=1)
-        finite = (gn <= diverge_grad) & torch.isfinite(loss)
-        conv = finite & (gn <= tol)
-        div = ~finite
-        cap = ~conv & ~div & ((steps >= max_steps) | stuck | (mu > 1e16 * dmax))
-        fin = conv | div | cap
-        if bool(fin.any()):
-            out.record(idx[fin], theta[fin], gn[fin], steps[fin], div[fin], cap[fin])
-            keep = ~fin
-            idx, theta, r, g, A = idx[keep], theta[keep], r[keep], g[keep], A[keep]
-            mu, nu, steps, stuck = mu[keep], nu[keep], steps[keep], stuck[keep]
-            if callback is not None:
-                callback(step, int(idx.numel()))
-            if idx.numel() == 0:
-                break
-        # inner loop: rows whose step is rejected retry with more damping, same J
-        pending = torch.ones(idx.numel(), dtype=torch.bool, device=dev)
+        mu = torch.where(torch.isnan(state["mu"]), self.mu0 * dmax, state["mu"])
+        state = {"mu": mu, "nu": state["nu"], "r": r, "A": A}
+        return Eval(loss, g, state, stuck=mu > 1e16 * dmax)
+
+    def update(self, problem, theta, loss, g, state) -> Step:
+        r, A = state["r"], state["A"]
+        mu, nu = state["mu"].clone(), state["nu"].clone()
+        R, P = theta.shape
+        eye = torch.eye(P, dtype=theta.dtype, device=theta.device)
+        stuck = torch.zeros(R, dtype=torch.bool, device=theta.device)
+        # rows whose step is rejected retry with more damping, same J
+        pending = torch.ones(R, dtype=torch.bool, device=theta.device)
         new_theta = theta.clone()
-        for _ in range(60):
+        for _ in range(self.max_tries):
             rows = torch.nonzero(pending).flatten()
             if rows.numel() == 0:
                 break
@@ -111,7 +94,7 @@ def levenberg_marquardt(
             delta = torch.cholesky_solve(-g[rows, :, None], L)[..., 0]
             trial = theta[rows] + delta
             ok_chol = info == 0
-            new_r = problem.residuals(trial)
+            new_r = restrict(problem, rows).residuals(trial)
             new_loss = 0.5 * (new_r * new_r).sum(1)
             # the decrease as (r - r')(r + r') / 2: exact to rounding of the residuals,
             # where F - F' would lose it once it is below eps |F|
@@ -131,7 +114,4 @@ def levenberg_marquardt(
             too_damped = mu[rej] > 1e16 * torch.diagonal(A[rej], dim1=1, dim2=2).amax(1)
             pending[rej[too_damped]] = False
             stuck[rej[too_damped]] = True
-        theta = new_theta
-        steps = steps + 1
-        step += 1
-    return out.result()
+        return Step(new_theta, {"mu": mu, "nu": nu}, stuck=stuck)

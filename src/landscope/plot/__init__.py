@@ -1,8 +1,22 @@
-"""Figures of the published kind, drawn from a study's summary; spectra and paths."""
+"""Figures: figure specs (``landscope.studies.figures``) drawn as PNG and SVG; spectra, paths.
 
-from .grid import grid_figure
-from .lines import line_figure
-from .paths import path_figure
-from .spectrum import density_figure, stem_figure
+Studies describe their figures as data and never import this package (nor matplotlib);
+``render`` draws one spec, ``plot_study`` all of a study's from the results store.
+"""
 
-__all__ = ["density_figure", "grid_figure", "line_figure", "path_figure", "stem_figure"]
+from .paths import path_figure, path_spec
+from .render import draw, render
+from .spectrum import density_figure, density_spec, stem_figure, stem_spec
+from .study import plot_study
+
+__all__ = [
+    "density_figure",
+    "density_spec",
+    "draw",
+    "path_figure",
+    "path_spec",
+    "plot_study",
+    "render",
+    "stem_figure",
+    "stem_spec",
+]

@@ -1,6 +1,7 @@
 """Hessian spectrum figures: an SLQ density with its band, and a stem plot of exact eigenvalues.
 
-Built on ``matplotlib.figure.Figure`` directly, as ``lines.py`` is: no pyplot state.
+``density_spec`` and ``stem_spec`` build figure specs (``landscope.studies.figures``);
+``density_figure`` and ``stem_figure`` draw them to PNG and SVG.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ..spectrum import Density
-from ._save import save_png_svg
+from ..studies.figures import Band, FigureSpec, HLine, Line, Panel, Rug, Stems
+from .render import render
 
-__all__ = ["density_figure", "stem_figure"]
+__all__ = ["density_figure", "density_spec", "stem_figure", "stem_spec"]
 
 
 def _one_row(x: object, name: str) -> np.ndarray:
@@ -32,9 +33,13 @@ def _floor(mean: np.ndarray) -> float:
     return max(float(mean.max()) * 1e-6, np.finfo(float).tiny)
 
 
-def density_figure(
+def _tuple(a: np.ndarray) -> tuple[float, ...]:
+    return tuple(a.astype(float).tolist())
+
+
+def density_spec(
     density: Density,
-    path_stem: str | Path,
+    stem: str,
     exact: object | None = None,
     *,
     row: int = 0,
@@ -42,12 +47,12 @@ def density_figure(
     grid: object | None = None,
     title: str | None = None,
     logy: bool = True,
-) -> list[Path]:
-    """Draw one row's SLQ spectral density with its +-2 standard error band.
+) -> FigureSpec:
+    """One row's SLQ spectral density with its +-2 standard error band, as a figure spec.
 
     Args:
         density: the result of ``slq``.
-        path_stem: output path without suffix; ``.png`` and ``.svg`` are written.
+        stem: file name of the figure.
         exact: that row's exact eigenvalues (P,), drawn as a rug under the curve, if given.
         row: which parameter row of ``density`` to draw.
         sigma: Gaussian smoothing width (default ``density.default_sigma()`` of the row).
@@ -55,9 +60,6 @@ def density_figure(
         title: figure title.
         logy: logarithmic density axis (the usual view: Hessian spectra are a tall spike
             near zero and a thin bulk and outliers).
-
-    Returns:
-        ``[stem.png, stem.svg]``.
 
     Raises:
         ValueError: for a row out of range or a row without finite nodes.
@@ -73,55 +75,39 @@ def density_figure(
     mean = one.density(g, sigma)[0].cpu().numpy()
     x = g.cpu().numpy()
 
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
-    ax = fig.add_subplot()
+    marks: list = []
     if one.probes >= 2:
         lo, hi = (b[0].cpu().numpy() for b in one.band(g, sigma))
         floor = _floor(mean) if logy else -math.inf
-        ax.fill_between(
-            x,
-            np.maximum(lo, floor),
-            hi,
-            alpha=0.3,
-            linewidth=0,
-            label="±2 standard errors over probes",
-        )
-    ax.plot(x, mean, label=f"SLQ, {one.probes} probes, {one.nodes.shape[2]} steps")
+        marks.append(Band(_tuple(x), _tuple(np.maximum(lo, floor)), _tuple(hi),
+                          label="±2 standard errors over probes"))  # fmt: skip
+    marks.append(
+        Line(_tuple(x), _tuple(mean), f"SLQ, {one.probes} probes, {one.nodes.shape[2]} steps")
+    )
     if exact is not None:
         ev = _one_row(exact, "exact")
-        ax.plot(
-            ev,
-            np.full(ev.shape, 0.01),
-            "|",
-            color="k",
-            markersize=10,
-            transform=ax.get_xaxis_transform(),
-            label=f"exact eigenvalues ({ev.size})",
-        )
-    if logy:
-        ax.set_yscale("log")
-        ax.set_ylim(_floor(mean), 5 * float(mean.max()))
-    ax.set_xlabel("eigenvalue")
-    ax.set_ylabel(f"density (Gaussian, sigma = {sigma:.3g})")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_png_svg(fig, path_stem, dpi=150)
+        marks.append(Rug(_tuple(ev), label=f"exact eigenvalues ({ev.size})"))
+    panel = Panel(
+        tuple(marks),
+        xlabel="eigenvalue",
+        ylabel=f"density (Gaussian, sigma = {sigma:.3g})",
+        yscale="log" if logy else "linear",
+        ylim=(_floor(mean), 5 * float(mean.max())) if logy else None,
+        legend=True,
+        legend_size=8,
+    )
+    return FigureSpec(stem, (panel,), title=title or None, dpi=150)
 
 
-def stem_figure(eigs: object, path_stem: str | Path, title: str | None = None) -> list[Path]:
-    """Draw an exact spectrum as stems, eigenvalues in ascending order against their index.
+def stem_spec(eigs: object, stem: str, title: str | None = None) -> FigureSpec:
+    """An exact spectrum as stems, eigenvalues in ascending order against their index.
 
     Negative eigenvalues are drawn in another colour, so a saddle shows at a glance.
 
     Args:
         eigs: one row of eigenvalues, (P,) or (1, P).
-        path_stem: output path without suffix; ``.png`` and ``.svg`` are written.
+        stem: file name of the figure.
         title: figure title.
-
-    Returns:
-        ``[stem.png, stem.svg]``.
 
     Raises:
         ValueError: for more than one row, no eigenvalues, or non-finite values.
@@ -130,20 +116,45 @@ def stem_figure(eigs: object, path_stem: str | Path, title: str | None = None) -
     if not np.isfinite(ev).all():
         raise ValueError("eigs contains NaN or infinite values; the spectrum was not computed.")
     idx = np.arange(1, ev.size + 1)
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
-    ax = fig.add_subplot()
     neg = ev < 0
-    for mask, colour, label in ((~neg, "C0", "λ ≥ 0"), (neg, "C3", "λ < 0")):
-        if mask.any():
-            stems = ax.stem(idx[mask], ev[mask], linefmt=colour, markerfmt="o", basefmt=" ")
-            stems.markerline.set_color(colour)
-            stems.markerline.set_markersize(3)
-            stems.set_label(f"{label} ({int(mask.sum())})")
-    ax.axhline(0.0, color="k", linewidth=0.8)
-    ax.set_xlabel("index (ascending)")
-    ax.set_ylabel("Hessian eigenvalue")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_png_svg(fig, path_stem, dpi=150)
+    marks: list = [
+        Stems(_tuple(idx[mask]), _tuple(ev[mask]), colour, 3, f"{label} ({int(mask.sum())})")
+        for mask, colour, label in ((~neg, "C0", "λ ≥ 0"), (neg, "C3", "λ < 0"))
+        if mask.any()
+    ]
+    marks.append(HLine(0.0, color="k", linewidth=0.8))
+    panel = Panel(tuple(marks), xlabel="index (ascending)", ylabel="Hessian eigenvalue",
+                  legend=True, legend_size=8)  # fmt: skip
+    return FigureSpec(stem, (panel,), title=title or None, dpi=150)
+
+
+def density_figure(
+    density: Density,
+    path_stem: str | Path,
+    exact: object | None = None,
+    *,
+    row: int = 0,
+    sigma: float | None = None,
+    grid: object | None = None,
+    title: str | None = None,
+    logy: bool = True,
+) -> list[Path]:
+    """Draw ``density_spec(...)`` to ``path_stem.png`` and ``.svg``; see ``density_spec``.
+
+    Returns:
+        ``[stem.png, stem.svg]``.
+    """
+    path_stem = Path(path_stem)
+    spec = density_spec(density, path_stem.name, exact, row=row, sigma=sigma, grid=grid,
+                        title=title, logy=logy)  # fmt: skip
+    return render(spec, path_stem.parent)
+
+
+def stem_figure(eigs: object, path_stem: str | Path, title: str | None = None) -> list[Path]:
+    """Draw ``stem_spec(...)`` to ``path_stem.png`` and ``.svg``; see ``stem_spec``.
+
+    Returns:
+        ``[stem.png, stem.svg]``.
+    """
+    path_stem = Path(path_stem)
+    return render(stem_spec(eigs, path_stem.name, title), path_stem.parent)

@@ -1,12 +1,33 @@
-"""Objectives evaluated on a batch of R parameter rows at once."""
+"""Objectives evaluated on a batch of R parameter rows at once.
 
+The core protocol is ``Problem``; optional capabilities are runtime-checkable protocols
+(``RowData``, ``Residuals``, ``ManyHvp``, ``KnownOptimum``, ``Factored``, ``StopNorm``,
+in ``capabilities``), tested with ``isinstance``. Every problem class exported here passes
+the conformance suite ``tests/problems/test_conformance.py``.
+
+``LocalConvexity``, ``local_convexity`` and ``population_hessian`` (the population Hessian of
+one-hidden-layer regression at the truth, an analysis rather than a problem) live in
+``landscope.activations`` (math in ``landscope.gaussian.population``) and are re-exported
+here.
+"""
+
+from ..activations.population import LocalConvexity, local_convexity, population_hessian
 from ._base import Problem, init_from_seeds
+from .capabilities import (
+    CAPABILITIES,
+    Factored,
+    KnownOptimum,
+    ManyHvp,
+    Residuals,
+    RowData,
+    StopNorm,
+)
 from .deep_quadratic import DeepQuadraticNet
 from .empirical import EmpiricalTeacherStudent, ModuleLoss
 from .one_hidden import OneHiddenRegression, Planted, planted, recovery_error
-from .one_hidden_population import LocalConvexity, local_convexity, population_hessian
 from .quadratic import QuadraticNet, QuadraticPopulation
 from .relu_teacher import ReluTeacherStudent
+from .toy import DoubleWell, MuellerBrown, Quadratic
 
 __all__ = [
     "LocalConvexity",
@@ -24,4 +45,14 @@ __all__ = [
     "QuadraticPopulation",
     "ReluTeacherStudent",
     "init_from_seeds",
+    "CAPABILITIES",
+    "Factored",
+    "KnownOptimum",
+    "ManyHvp",
+    "Residuals",
+    "RowData",
+    "StopNorm",
+    "DoubleWell",
+    "MuellerBrown",
+    "Quadratic",
 ]

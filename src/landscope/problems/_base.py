@@ -14,12 +14,28 @@ __all__ = ["Problem", "init_from_seeds"]
 class Problem(Protocol):
     """An objective over parameter rows ``theta`` of shape ``(R, P)``.
 
-    Every method works on all R rows in one call and returns one entry (or row) per run.
-    ``global_min`` is the known optimal value (``None`` when unknown).
+    Every method works on all R rows in one call and returns one entry (or row) per run;
+    rows do not interact, and a non-finite row gives non-finite values in its own row
+    only (a diverged run is reported by the optimizer, never fatal).
+
+    Attributes:
+        n_params: P.
+        global_min: the known optimal value (``None`` when unknown).
+        symmetry: the discrete group the loss is known to be invariant under, as
+            ``landscope.symmetry`` names it (``"Sn"``: neuron permutations W -> P W;
+            ``"SnxSd"``: W -> P W Q', neurons and inputs), or ``None`` for no such known
+            group (``None`` is a valid answer, and says nothing about other symmetries
+            such as sign flips or rescalings, which those names do not cover). A problem
+            that declares a group is ``Factored`` with ``split(theta)[0]`` the weight
+            matrices W (R, n, d) the group acts on and ``split(theta)[1]`` the neurons'
+            output weights a (R, n), which move with the rows of W; further blocks are
+            left alone by the group.
+        dtype, device: of every tensor the methods return.
     """
 
     n_params: int
     global_min: float | None
+    symmetry: str | None
     dtype: torch.dtype
     device: torch.device
 

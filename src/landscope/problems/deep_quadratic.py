@@ -127,6 +127,18 @@ class DeepQuadraticNet:
     def n_params(self) -> int:
         return self.objective.n_params
 
+    @property
+    def symmetry(self) -> str | None:
+        """``"Sn"`` for one layer without the norm unit, else ``None``.
+
+        Every layer's hidden units permute (with the matching columns of the next layer),
+        and each flips sign. With one layer and no norm unit, ``split`` gives (W_1, a) with
+        a one entry per hidden unit: ``"Sn"`` as ``QuadraticNet`` declares it. With more
+        layers the group is a product over the layers, and with the norm unit a has one
+        more entry than W_1 has rows; neither is a group ``landscope.symmetry`` names.
+        """
+        return "Sn" if self.depth == 1 and not self.added_norm else None
+
     def shapes(self) -> list[tuple[int, int]]:
         """(rows, columns) of W_1..W_L and of the read-out (1, h_L')."""
         extra = int(self.added_norm)
@@ -143,7 +155,7 @@ class DeepQuadraticNet:
         return out
 
     def join(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The inverse of ``split``."""
+        """The inverse of ``split``: ``join(split(theta))`` is theta."""
         R = parts[0].shape[0]
         return torch.cat([p.reshape(R, -1) for p in parts], dim=1)
 

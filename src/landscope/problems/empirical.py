@@ -232,6 +232,16 @@ class ModuleLoss:
         return int(self._theta0.shape[1])
 
     @property
+    def symmetry(self) -> None:
+        """``None``: no group is known for a general module.
+
+        (An MLP's hidden units permute layer by layer, which ``connect.align_mlp`` uses,
+        but that product of groups over several layers is not one ``landscope.symmetry``
+        names.)
+        """
+        return None
+
+    @property
     def global_min(self) -> float | None:
         """Unknown for a general model: ``None``."""
         return None
@@ -506,6 +516,16 @@ class EmpiricalTeacherStudent:
         return self.closed_form.row_shape
 
     @property
+    def symmetry(self) -> str:
+        """``"Sn"``: permuting the student's neurons (rows of W, with a) keeps F_m.
+
+        Not ``"SnxSd"`` even for the identity teacher: permuting the inputs permutes the
+        coordinates of the m fixed samples, and a finite sample is not invariant under
+        that (the population loss of ``closed_form`` is).
+        """
+        return "Sn"
+
+    @property
     def V(self) -> torch.Tensor:
         return self.closed_form.V
 
@@ -521,8 +541,10 @@ class EmpiricalTeacherStudent:
         """(R, P) -> W (R, n, d), a (R, n)."""
         return self.closed_form.split(theta)
 
-    def join(self, W: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
-        """W (R, n, d) [, a (R, n)] -> (R, P)."""
+    def join(
+        self, W: torch.Tensor | tuple[torch.Tensor, torch.Tensor], a: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """W (R, n, d) [, a (R, n)] -> (R, P); also ``join(split(theta))``."""
         return self.closed_form.join(W, a)
 
     def teacher_point(self) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .. import activations as acts
-from .._validate import check_finite
+from .._validate import as_param_batch, check_finite
 
 __all__ = ["OneHiddenRegression", "Planted", "planted", "recovery_error"]
 
@@ -92,9 +92,16 @@ class OneHiddenRegression:
 
     Parameters are rows theta (R, k d) (W flattened row-major); the second layer v is
     fixed. ``global_min`` is 0: the data are noiseless and realizable.
+
+    Capabilities: ``RowData`` (``select``) and ``Residuals`` (r = e / sqrt(n), e the
+    errors, so the loss is |r|^2 / 2).
     """
 
     global_min = 0.0
+    # Permuting neurons i, j keeps the loss only where v_i = v_j: the stabilizer of each
+    # row's own v in S_k, which differs from row to row (and is not S_k when v has both
+    # signs), and W is not given as a ``split`` block. No one group: None.
+    symmetry: str | None = None
 
     def __init__(
         self,
@@ -144,15 +151,32 @@ class OneHiddenRegression:
             )
         return theta.reshape(-1, self.k, self.d)
 
-    def residuals(self, theta: torch.Tensor) -> torch.Tensor:
-        """sum_i v_i phi(w_i . x_s) - y_s, (R, n)."""
+    def _errors(self, theta: torch.Tensor) -> torch.Tensor:
+        """e_s = sum_i v_i phi(w_i . x_s) - y_s, (R, n)."""
         W = self._check(theta)
         return (self.activation.phi(self.X @ W.transpose(1, 2)) * self.v[:, None, :]).sum(
             -1
         ) - self.y
 
+    def residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        """r = e / sqrt(n), (R, n): the loss is |r|^2 / 2."""
+        return self._errors(theta) / math.sqrt(self.n)
+
+    def residuals_and_jacobian(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """r (R, n) and J = dr/dtheta (R, n, k d): block i of J_s is v_i phi'(z_si) x_s."""
+        W = self._check(theta)
+        R, k, d = W.shape
+        X = self.X.expand(R, *self.X.shape[1:]) if self.shared else self.X
+        Z = X @ W.transpose(1, 2)  # (R, n, k)
+        v = self.v.expand(R, k) if self.shared else self.v
+        e = (self.activation.phi(Z) * v[:, None, :]).sum(-1) - self.y
+        A = self.activation.dphi(Z) * v[:, None, :]
+        J = (A[..., None] * X[:, :, None, :]).reshape(R, self.n, k * d)
+        scale = 1.0 / math.sqrt(self.n)
+        return e * scale, J * scale
+
     def loss(self, theta: torch.Tensor) -> torch.Tensor:
-        return 0.5 * self.residuals(theta).square().mean(-1)
+        return 0.5 * self._errors(theta).square().mean(-1)
 
     def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         W = self._check(theta)
@@ -218,8 +242,12 @@ class OneHiddenRegression:
         return (th / math.sqrt(self.d)).to(device or self.device)
 
     def as_batch(self, theta: object) -> torch.Tensor:
-        t = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
-        return t.reshape(-1, self.n_params)
+        """A point (P,) or batch (R, P) as (R, P) in the problem's dtype.
+
+        Raises:
+            ValueError: for any other shape.
+        """
+        return as_param_batch(theta, self.n_params, dtype=self.dtype, device=self.device)
 
 
 def recovery_error(

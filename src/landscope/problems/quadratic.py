@@ -24,6 +24,16 @@ through G = dL/dM (symmetric): dL/dW = 2 diag(a) W G, dL/da_j = w_j' G w_j,
 dL/dg = tr G, with G = 1/m sum_i r_i x_i x_i' or G = tr(D) I + 2 D. Hessians in closed
 form too (see ``hessian``).
 
+Both are least squares, L = |rho|^2 / 2 (the ``Residuals`` capability, for
+Levenberg-Marquardt): rho = r / sqrt(m) on samples, rho = (tr D, sqrt(2) vec D) for the
+population, and the orthogonality penalty adds sqrt(2 penalty) vec(W W' - I) (or of
+W'W - I).
+
+Symmetry ``"Sn"``: (W, a) -> (P W, P a) permutes the hidden units and keeps f, and the
+penalty too (P (W W' - I) P' has the same norm; W'P'PW = W'W). The sign flips
+w_j -> -w_j and the rescalings (w_j, a_j) -> (c w_j, a_j / c^2) are symmetries as well,
+outside that group's name.
+
 Parameter rows: W flattened row-major (h*d), then a (h), then g (1, added_norm only).
 """
 
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -57,6 +68,8 @@ class _QuadraticBase:
     penalty: float
     dtype: torch.dtype
     device: torch.device
+    # hidden-unit permutations: split(theta) = (W (R, h, d), a (R, h), g), as the group needs
+    symmetry: ClassVar[str | None] = "Sn"
 
     def _check_common(self) -> None:
         set_ = object.__setattr__
@@ -87,8 +100,23 @@ class _QuadraticBase:
             g = torch.zeros(R, dtype=theta.dtype, device=theta.device)
         return W, a, g
 
-    def join(self, W: torch.Tensor, a: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
-        """W (R, h, d), a (R, h) [, g (R,)] -> (R, P)."""
+    def join(
+        self,
+        W: torch.Tensor | tuple[torch.Tensor, ...],
+        a: torch.Tensor | None = None,
+        g: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """W (R, h, d), a (R, h) [, g (R,)] -> (R, P); also ``join(split(theta))``.
+
+        g is used by the added_norm variant only (default 0 there).
+        """
+        if isinstance(W, (tuple, list)):
+            if a is not None or g is not None:
+                raise ValueError("give the blocks as join((W, a, g)) or join(W, a, g), not both.")
+            W, a, *rest = W
+            g = rest[0] if rest else None
+        if a is None:
+            raise ValueError("join needs the second layer a as well as W.")
         parts = [W.reshape(W.shape[0], -1), a]
         if self.variant == "added_norm":
             parts.append((torch.zeros_like(a[:, 0]) if g is None else g)[:, None])
@@ -133,6 +161,47 @@ class _QuadraticBase:
         E = self._gram_minus_eye(W)
         # d/dW ||W W' - I||^2 = 4 E W;  d/dW ||W'W - I||^2 = 4 W E
         return 4 * self.penalty * (E @ W if self.h <= self.d else W @ E)
+
+    def _penalty_jacobian(self, W: torch.Tensor) -> torch.Tensor:
+        """d vec(E) / d vec(W) for E = W W' - I or W'W - I: (R, c*c, h*d)."""
+        R, h, d = W.shape
+        if h <= self.d:  # E_jk = w_j . w_k: dE_jk / dW_lm = delta_jl W_km + delta_kl W_jm
+            eye = torch.eye(h, dtype=W.dtype, device=W.device)
+            T = torch.einsum("jl,rkm->rjklm", eye, W)
+        else:  # E_pq = sum_l W_lp W_lq: dE_pq / dW_lm = delta_mp W_lq + delta_mq W_lp
+            eye = torch.eye(d, dtype=W.dtype, device=W.device)
+            T = torch.einsum("mp,rlq->rpqlm", eye, W)
+        T = T + T.transpose(1, 2)
+        c = T.shape[1]
+        return T.reshape(R, c * c, h * d)
+
+    # -- least squares (the Residuals capability) -----------------------------------------
+    def _fit_residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        """rho (R, m) with data term = |rho|^2 / 2."""
+        raise NotImplementedError
+
+    def _fit_residual_jacobian(self, J: torch.Tensor) -> torch.Tensor:
+        """d rho / d theta (R, m, P) from J = dM/dtheta (R, P, d, d)."""
+        raise NotImplementedError
+
+    def residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        """Residuals (R, m) with loss = |r|^2 / 2: the data term's, then (orthogonal
+        variant) sqrt(2 penalty) times the entries of the Gram matrix minus I."""
+        parts = [self._fit_residuals(theta)]
+        if self.variant == "orthogonal":
+            E = self._gram_minus_eye(self.split(theta)[0])
+            parts.append(math.sqrt(2 * self.penalty) * E.flatten(1))
+        return torch.cat(parts, dim=1)
+
+    def residuals_and_jacobian(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residuals (R, m) and their Jacobian (R, m, P), in closed form."""
+        J = self._fit_residual_jacobian(self._jacobian_m(theta))
+        if self.variant == "orthogonal":
+            W = self.split(theta)[0]
+            Jp = self._penalty_jacobian(W)
+            pad = Jp.new_zeros(Jp.shape[0], Jp.shape[1], self.n_params - Jp.shape[2])
+            J = torch.cat([J, math.sqrt(2 * self.penalty) * torch.cat([Jp, pad], dim=2)], dim=1)
+        return self.residuals(theta), J
 
     # -- the objective -------------------------------------------------------------------
     def _fit(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,19 +323,27 @@ class QuadraticNet(_QuadraticBase):
         set_(self, "d", int(X.shape[1]))
         set_(self, "_sq", X.square().sum(1))
 
-    def residuals(self, theta: torch.Tensor) -> torch.Tensor:
-        """f(x_i) - y_i, (R, m)."""
+    def _errors(self, theta: torch.Tensor) -> torch.Tensor:
+        """f(x_i) - y_i, (R, m) (``residuals`` scales them by 1/sqrt(m))."""
         W, a, g = self.split(theta)
         XW = torch.einsum("md,rhd->rmh", self.X, W)
         return (XW.square() * a[:, None, :]).sum(-1) + g[:, None] * self._sq - self.y
 
-    def _fit_curvature(self, J: torch.Tensor) -> torch.Tensor:
-        # Q[D1, D2] = 1/m sum_i <D1, x_i x_i'> <D2, x_i x_i'>:  J' Q J = Jr' Jr / m
+    def _fit_residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        return self._errors(theta) / math.sqrt(self.X.shape[0])
+
+    def _fit_residual_jacobian(self, J: torch.Tensor) -> torch.Tensor:
+        # d f(x_i) = <dM, x_i x_i'>
         Jr = torch.einsum("rpde,md,me->rmp", J, self.X, self.X)
-        return Jr.transpose(1, 2) @ Jr / self.X.shape[0]
+        return Jr / math.sqrt(self.X.shape[0])
+
+    def _fit_curvature(self, J: torch.Tensor) -> torch.Tensor:
+        # Q[D1, D2] = 1/m sum_i <D1, x_i x_i'> <D2, x_i x_i'>:  J' Q J = Jr' Jr (Jr scaled)
+        Jr = self._fit_residual_jacobian(J)
+        return Jr.transpose(1, 2) @ Jr
 
     def _fit(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r = self.residuals(theta)
+        r = self._errors(theta)
         m = self.X.shape[0]
         G = torch.einsum("rm,md,me->rde", r, self.X, self.X) / m
         return 0.5 * r.square().mean(1), G
@@ -309,6 +386,16 @@ class QuadraticPopulation(_QuadraticBase):
         # penalty too (W = the top eigenvectors, padded by zero rows or [U'; 0])
         rank = int(torch.linalg.matrix_rank(self.A))
         return 0.0 if self.h >= rank else None
+
+    def _fit_residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        # |(tr D, sqrt(2) vec D)|^2 = (tr D)^2 + 2 tr(D^2) for a symmetric D
+        D = self.matrix(theta) - self.A
+        tr = torch.diagonal(D, dim1=1, dim2=2).sum(-1)
+        return torch.cat([tr[:, None], math.sqrt(2) * D.flatten(1)], dim=1)
+
+    def _fit_residual_jacobian(self, J: torch.Tensor) -> torch.Tensor:
+        tr = torch.diagonal(J, dim1=2, dim2=3).sum(-1)  # (R, P)
+        return torch.cat([tr[:, None, :], math.sqrt(2) * J.flatten(2).transpose(1, 2)], dim=1)
 
     def _fit_curvature(self, J: torch.Tensor) -> torch.Tensor:
         # Q[D1, D2] = tr D1 tr D2 + 2 <D1, D2>

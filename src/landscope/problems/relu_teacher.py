@@ -7,7 +7,7 @@ f(x) = sum_i a_i relu(w_i . x). The population loss
     F(W, a) = 1/2 E[(f(x) - y)^2]
             = 1/2 a'K(W,W)a - a'K(W,V)b + 1/2 b'K(V,V)b
 
-has a closed form through the arc-cosine kernel K (see ``landscope.activations``), and
+has a closed form through the arc-cosine kernel K (``landscope.gaussian.arccos``), and
 so do its gradient and Hessian. With g(u, v) = grad_u K(u, v) =
 (|v| sin t u/|u| + (pi - t) v) / (2 pi):
 
@@ -40,7 +40,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .._validate import as_param_batch, check_finite, resolve_device, resolve_dtype
-from ..activations import arccos_pairs
+from ..gaussian.arccos import arccos_pairs
 
 __all__ = ["ReluTeacherStudent"]
 
@@ -157,8 +157,17 @@ class ReluTeacherStudent:
             a = torch.ones(R, self.n, dtype=theta.dtype, device=theta.device)
         return W, a
 
-    def join(self, W: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
-        """W (R, n, d) [, a (R, n)] -> (R, P)."""
+    def join(
+        self, W: torch.Tensor | tuple[torch.Tensor, torch.Tensor], a: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """W (R, n, d) [, a (R, n)] -> (R, P); also ``join(split(theta))``, a (W, a) pair.
+
+        Without a trained second layer ``a`` is not a parameter and is ignored.
+        """
+        if isinstance(W, (tuple, list)):
+            if a is not None:
+                raise ValueError("give the blocks as join((W, a)) or join(W, a), not both.")
+            W, a = W
         R = W.shape[0]
         parts = [W.reshape(R, -1)]
         if self.train_second_layer:

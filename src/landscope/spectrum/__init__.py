@@ -3,9 +3,11 @@
 
 Every function takes a ``Problem`` and parameter rows ``theta`` (R, P) and works on all
 rows at once; only ``hvp`` is needed, except by ``dense_spectrum`` (``hessian``).
+``eigenvalue_clusters`` groups a computed spectrum into distinct values and multiplicities.
 """
 
 from ._hvp import hvp_operator
+from .clusters import eigenvalue_clusters
 from .dense import MAX_DENSE, SpectrumSummary, dense_spectrum, summarize_spectrum
 from .extremal import Extremal, extremal_eigs
 from .lanczos import lanczos
@@ -20,6 +22,7 @@ __all__ = [
     "SpectrumSummary",
     "Trace",
     "dense_spectrum",
+    "eigenvalue_clusters",
     "extremal_eigs",
     "hvp_operator",
     "lanczos",

@@ -1,14 +1,14 @@
 """Hessian-vector products of many vectors per row, and a row's Hessian as a SciPy operator.
 
 A ``Problem``'s ``hvp(theta, v)`` takes one vector per parameter row. The estimators here
-need m vectors per row (probes, Lanczos bases of several starts). A problem that also has
-``hvp_many(theta (R, P), V (R, m, P)) -> (R, m, P)`` (``ModuleLoss`` does: the m products
-of a row share its forward pass and gradient) gets them in one call. Otherwise each row is
-tiled m times and all R * m products go through ``problem.hvp`` as one batch, in chunks of
-rows that bound the memory a dense-Hessian ``hvp`` (such as ``ReluTeacherStudent``'s) can
-take; such a problem recomputes its Hessian for every product, so for small P the dense
-route (``dense_spectrum``, or the trace of ``problem.hessian``) is cheaper than any
-stochastic estimate.
+need m vectors per row (probes, Lanczos bases of several starts). A problem that declares
+the ``ManyHvp`` capability, ``hvp_many(theta (R, P), V (R, m, P)) -> (R, m, P)``
+(``ModuleLoss`` does: the m products of a row share its forward pass and gradient), gets
+them in one call. Otherwise each row is tiled m times and all R * m products go through
+``problem.hvp`` as one batch, in chunks of rows that bound the memory a dense-Hessian
+``hvp`` (such as ``ReluTeacherStudent``'s) can take; such a problem recomputes its Hessian
+for every product, so for small P the dense route (``dense_spectrum``, or the trace of
+``problem.hessian``) is cheaper than any stochastic estimate.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator
 
 from ..problems import Problem
+from ..problems.capabilities import ManyHvp
 
 __all__ = ["hvp_operator"]
 
@@ -64,12 +65,13 @@ def hvp_many(
     R, m, P = V.shape
     if theta.shape != (R, P):
         raise ValueError(f"theta has shape {tuple(theta.shape)}; expected ({R}, {P}).")
-    many = getattr(problem, "hvp_many", None)
-    if callable(many):
+    if isinstance(problem, ManyHvp):
         Vp = V.to(dtype=problem.dtype, device=problem.device)
         # The problem bounds its own memory; a chunk given here caps the products per call.
         step = max(R, 1) if chunk is None else max(1, chunk // max(m, 1))
-        out = [many(theta[lo : lo + step], Vp[lo : lo + step]) for lo in range(0, R, step)]
+        out = [
+            problem.hvp_many(theta[lo : lo + step], Vp[lo : lo + step]) for lo in range(0, R, step)
+        ]
         return torch.cat(out).to(V.dtype)
     rows = theta.repeat_interleave(m, dim=0)  # row r repeated for each of its m vectors
     flat = V.reshape(R * m, P).to(dtype=problem.dtype, device=problem.device)

@@ -9,12 +9,17 @@ import torch
 
 from ..problems import Problem
 from ._hvp import check_chunk
+from .clusters import as_eigenvalue_row, eigenvalue_clusters
 
 __all__ = ["MAX_DENSE", "SpectrumSummary", "dense_spectrum", "summarize_spectrum"]
 
-# P beyond which dense_spectrum refuses: the P x P Hessian of one row then takes more than
-# 128 MB in float64 and eigvalsh ~ 10 P^3 flops (over 6e11 at P = 4000: seconds to minutes).
-MAX_DENSE = 4000
+# The library's one dense limit: the largest P for which dense_spectrum builds the Hessian
+# (beyond it, it refuses), certify takes the dense route, and `landscope spectrum` reports
+# the whole spectrum. One row's Hessian is then 512 MiB in float64; eigvalsh took 6.8 s at
+# P = 4900 and 49 s at P = 8192 on one core (1.8 GB peak). Problems whose hvp forms the
+# dense Hessian (ReluTeacherStudent: 2.4 s per Hessian at P = 4900) have no faster route:
+# Lanczos needs hundreds to thousands of products for the smallest eigenvalue.
+MAX_DENSE = 8192
 # Dense Hessians held at once by default, in bytes.
 _DENSE_BYTES = 256 << 20
 
@@ -30,7 +35,7 @@ def dense_spectrum(
     Args:
         problem: the objective.
         theta: (P,) or (R, P) rows.
-        max_dense: largest P allowed (default 4000); beyond it use the HVP-based
+        max_dense: largest P allowed (default ``MAX_DENSE``, 8192); beyond it use the HVP-based
             ``extremal_eigs``, ``trace`` and ``slq``.
         chunk: rows per ``hessian`` call (default: as many as fit in about 256 MB).
 
@@ -109,27 +114,14 @@ def summarize_spectrum(eigs: object, tol: float = 1e-6) -> SpectrumSummary:
     Args:
         eigs: (P,) eigenvalues (any order; a (1, P) row is accepted).
         tol: absolute tolerance: |lambda| <= tol is "near zero", and sorted neighbours at
-            most tol apart are one distinct eigenvalue (so a cluster can span more than tol
-            when it is a chain of close neighbours).
+            most tol apart are one distinct eigenvalue (``eigenvalue_clusters``; a cluster
+            can span more than tol when it is a chain of close neighbours).
 
     Raises:
         ValueError: for more than one row, no eigenvalues, NaN, or a negative tol.
     """
-    e = torch.as_tensor(eigs, dtype=torch.float64).detach().cpu()
-    if e.dim() == 2 and e.shape[0] == 1:
-        e = e[0]
-    if e.dim() != 1 or e.numel() == 0:
-        raise ValueError(f"eigs has shape {tuple(e.shape)}; expected one row (P,) of eigenvalues.")
-    if not bool(torch.isfinite(e).all()):
-        raise ValueError("eigs contains NaN or infinite values; the spectrum was not computed.")
-    if not (math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative number, got {tol!r}.")
-    e, _ = torch.sort(e)
-    breaks = torch.nonzero(torch.diff(e) > tol).flatten() + 1
-    bounds = [0, *breaks.tolist(), e.numel()]
-    distinct = tuple(
-        (float(e[a:b].mean()), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-    )
+    distinct = eigenvalue_clusters(eigs, tol)
+    e = as_eigenvalue_row(eigs)
     return SpectrumSummary(
         n_params=int(e.numel()),
         eig_min=float(e[0]),

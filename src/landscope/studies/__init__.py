@@ -1,8 +1,18 @@
 """Named studies, one module each, and the registry the CLI reads."""
 
 from ._study import Param, RunContext, Study, config_hash, parse_values
+from .figures import FigureSpec
 
-__all__ = ["Param", "RunContext", "Study", "config_hash", "get_study", "parse_values", "studies"]
+__all__ = [
+    "FigureSpec",
+    "Param",
+    "RunContext",
+    "Study",
+    "config_hash",
+    "get_study",
+    "parse_values",
+    "studies",
+]
 
 
 def studies() -> dict[str, Study]:

@@ -1,8 +1,10 @@
-"""What a study is: a declared parameter grid x seeds, a cell runner, a summary, a figure.
+"""What a study is: a declared parameter grid x seeds, a cell runner, a summary, figure specs.
 
-A study knows nothing of executors or stores: ``run_cell`` gets one configuration and
-the seeds still to run, and returns one flat row (a dict) per seed; ``summarize`` turns
-stored rows back into one dict per cell; ``plot`` draws the summary.
+A study knows nothing of executors, stores or matplotlib: ``run_cell`` gets one
+configuration and the seeds still to run, and returns one flat row (a dict) per seed;
+``summarize`` turns stored rows back into one dict per cell; ``figures`` describes the
+figures of the summary as data (``landscope.studies.figures``), which ``landscope.plot``
+draws.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # studies build problems; this module only names the type
+if TYPE_CHECKING:  # studies build problems; this module only names the types
     from ..problems import Problem
+    from .figures import FigureSpec
+    from .protocol import Protocol
 
 __all__ = ["Param", "RunContext", "Study", "config_hash", "parse_values"]
 
@@ -73,11 +76,17 @@ class Study:
         default_seeds: runs per cell at default size.
         columns: result columns written by ``run_cell`` besides the configuration,
             ``seed`` and the sweep's bookkeeping columns: name -> DuckDB type.
-        run_cell: (config, seeds, ctx) -> one row per seed, each holding every key of
-            ``columns`` plus ``seed``.
-        summarize: stored rows (dicts, without array columns) -> one dict per cell.
+        summarize: stored rows (dicts, without array columns) -> one dict per cell (a
+            ``SummarySpec`` or any function).
         table: ordered (key, header, format spec) for ``landscope show``.
-        plot: (summary, out_dir) -> paths of the figures written.
+        figures: (summary) -> the figure specs of the summary: pure data, no drawing and
+            no files (``landscope.plot.render`` draws each).
+        protocol: how a cell is run, from library steps (``studies.protocol``); gives
+            ``run_cell``, ``columns`` and ``make_problem`` unless those are given.
+        run_cell: (config, seeds, ctx) -> one row per seed, each holding every key of
+            ``columns`` plus ``seed``; for a study whose cell is not a protocol.
+        columns: result columns written by ``run_cell`` besides the configuration,
+            ``seed`` and the sweep's bookkeeping columns: name -> DuckDB type.
         validate: (config) -> None, raises ValueError for combinations not allowed.
         make_problem: (config) -> the cell's ``Problem`` in float64 on the CPU, whose
             parameter rows are the stored ``params``; lets ``landscope spectrum`` rebuild
@@ -88,13 +97,27 @@ class Study:
     summary: str
     params: tuple[Param, ...]
     default_seeds: int
-    columns: Mapping[str, str]
-    run_cell: Callable[[dict, Sequence[int], RunContext], list[dict]]
     summarize: Callable[[list[dict]], list[dict]]
     table: tuple[tuple[str, str, str], ...]
-    plot: Callable[[list[dict], Path], list[Path]]
+    figures: Callable[[list[dict]], list[FigureSpec]]
+    protocol: Protocol | None = None
+    run_cell: Callable[[dict, Sequence[int], RunContext], list[dict]] | None = None
+    columns: Mapping[str, str] | None = None
     validate: Callable[[dict], None] | None = None
     make_problem: Callable[[dict], Problem] | None = None
+
+    def __post_init__(self) -> None:
+        p = self.protocol
+        if p is None and (self.run_cell is None or self.columns is None):
+            raise ValueError(f"study {self.name!r} needs a protocol, or run_cell and columns.")
+        if p is not None:
+            # frozen dataclass: fill the derived fields once, at construction
+            if self.run_cell is None:
+                object.__setattr__(self, "run_cell", p.run_cell)
+            if self.columns is None:
+                object.__setattr__(self, "columns", p.columns())
+            if self.make_problem is None:
+                object.__setattr__(self, "make_problem", p.make_problem)
 
     @property
     def table_name(self) -> str:

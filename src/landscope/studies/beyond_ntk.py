@@ -49,16 +49,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ..kernels import ntk_cross, ntk_gram
-from ..plot._save import save_png_svg
 from ._checks import at_least, one_of, positive
 from ._study import Param, RunContext, Study
+from .figures import FigureSpec, Line, Panel, floats
 
 __all__ = ["STUDY", "kernel_ridge", "run_cell", "summarize", "target"]
 
@@ -272,35 +270,35 @@ TABLE = (
 )
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Population loss against d (log-log) and d x loss against d."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
-    ds = np.array([c["d"] for c in summary])
+    ds = floats(c["d"] for c in summary)
     series = (
         ("nn_loss", "trained net", "C0", "o"),
         ("ntk_loss", "NTK ridge", "C1", "s"),
         ("nngp_loss", "NNGP ridge", "C2", "^"),
         ("constant_loss", "best constant", "gray", ""),
     )
+    losses, scaled = [], []
     for key, label, color, marker in series:
-        vals = np.array([c[key] for c in summary])
+        vals = floats(c[key] for c in summary)
         ls = "--" if key == "constant_loss" else "-"
-        ax1.plot(ds, vals, ls, color=color, marker=marker or None, label=label)
-        ax2.plot(ds, ds * vals, ls, color=color, marker=marker or None, label=label)
-    ax1.set_xscale("log")
-    ax1.set_yscale("log")
-    ax1.set_xlabel("d")
-    ax1.set_ylabel("population loss 1/2 E(f - f*)^2")
-    ax1.set_title("f* = a'|W* x|: kernels stay at ~c/d, the trained net goes below", fontsize=9)
-    ax2.set_xlabel("d")
-    ax2.set_ylabel("d x population loss")
-    ax2.set_yscale("log")
-    ax2.set_title("d x loss: flat for a 1/d law", fontsize=9)
-    for ax in (ax1, ax2):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    return save_png_svg(fig, out_dir / "beyond-ntk", dpi=120)
+        style = {"label": label, "color": color, "marker": marker or None, "linestyle": ls}
+        losses.append(Line(ds, vals, **style))
+        scaled.append(Line(ds, tuple(d * v for d, v in zip(ds, vals, strict=True)), **style))
+    axes = {"xlabel": "d", "yscale": "log", "title_size": 9, "grid": "both", "legend": True,
+            "legend_size": 8}  # fmt: skip
+    left = Panel(
+        tuple(losses),
+        title="f* = a'|W* x|: kernels stay at ~c/d, the trained net goes below",
+        ylabel="population loss 1/2 E(f - f*)^2",
+        xscale="log",
+        **axes,
+    )
+    right = Panel(
+        tuple(scaled), title="d x loss: flat for a 1/d law", ylabel="d x population loss", **axes
+    )
+    return [FigureSpec("beyond-ntk", (left, right), size=(10, 4), dpi=120)]
 
 
 STUDY = Study(
@@ -312,5 +310,5 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
 )

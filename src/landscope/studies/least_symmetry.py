@@ -56,21 +56,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from .. import activations as acts
 from ..critical import CERTIFICATE_COLUMNS, certify
-from ..optim import lbfgs, newton_polish
-from ..plot._save import save_png_svg
+from ..optim import LBFGS, Progress, Stop, newton_polish, run
 from ..problems import OneHiddenRegression, init_from_seeds
 from ..symmetry import isotropy
 from ._checks import at_least
 from ._common import polish_and_certify
 from ._study import Param, RunContext, Study
+from .figures import Bars, FigureSpec, Panel, Text, floats
 
 __all__ = [
     "STUDY",
@@ -202,12 +200,9 @@ COLUMNS = {
 
 
 def _train(prob, theta, max_steps: int, progress, label: str):
+    stop = Stop(grad_tol=LBFGS_TOL, max_steps=max_steps)
+    res = run(prob, theta, LBFGS(), stop=stop, observers=[Progress(progress, f"{label} step")])
     R = theta.shape[0]
-
-    def hook(step: int, active: int) -> None:
-        progress(R - active, R, f"{label} step {step}")
-
-    res = lbfgs(prob, theta, tol=LBFGS_TOL, max_steps=max_steps, callback=hook)
     progress(R, R, f"{label}: polish + certify")
     theta, _, cert = polish_and_certify(prob, res.theta, POLISH_FROM)
     return res, theta, cert
@@ -248,7 +243,7 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
         # (L-BFGS from W_A sometimes leaves it for the global minimum)
         ctx.progress(0, int(spurious.size), "sample B: Newton from each spurious minimum")
         probB = _problem(cfg, 1)
-        thB = newton_polish(probB, theta[torch.as_tensor(spurious)], max_iter=B_ITERS).theta
+        thB = newton_polish(probB, theta[torch.as_tensor(spurious)], max_steps=B_ITERS).theta
         certB = certify(probB, thB)
         # where Newton finds no minimum, let L-BFGS say where descent on B goes instead
         # (typically the global minimum: the spurious minimum was an artifact of sample A)
@@ -354,14 +349,13 @@ TABLE = (
 )
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Spurious minima per covariance, stacked by isotropy type; maximal types hatched."""
     totals = [c for c in summary if c["isotropy"] == "(all spurious)"]
-    fig = Figure(figsize=(max(5.0, 1.6 * len(totals) + 2), 4), layout="constrained")
-    ax = fig.subplots()
     names = list(dict.fromkeys(c["isotropy"] for c in summary if "class" in c))
     colors = {n: f"C{i % 10}" for i, n in enumerate(names)}
-    labels = []
+    marks: list = []
+    ticks = []
     seen: set[str] = set()
     for x, tot in enumerate(totals):
         key = (tot["sigma"], tot["k"], tot["activation"], tot["m"])
@@ -372,21 +366,27 @@ def plot(summary: list[dict], out_dir: Path) -> list[Path]:
             lab = None if c["isotropy"] in seen else f"{c['isotropy']} ({c['class']})"
             seen.add(c["isotropy"])
             hatch = "//" if c["class"] == "maximal" else None
-            ax.bar(x, c["count"], bottom=bottom, color=colors[c["isotropy"]], label=lab,
-                   hatch=hatch, edgecolor="black", lw=0.5)  # fmt: skip
+            marks.append(Bars(floats([x]), floats([c["count"]]), bottom=float(bottom),
+                              color=colors[c["isotropy"]], hatch=hatch, edgecolor="black",
+                              linewidth=0.5, label=lab))  # fmt: skip
             bottom += c["count"]
         frac = tot["maximal_fraction"]
         txt = "none" if frac is None else f"{frac:.0%} maximal"
-        ax.text(x, bottom, txt, ha="center", va="bottom", fontsize=8)
-        labels.append(f"{tot['sigma']}\nk={tot['k']}, {tot['runs']} runs")
-    ax.set_xticks(range(len(totals)), labels, fontsize=8)
-    ax.set_ylabel("certified spurious minima")
-    ax.set_title(f"Isotropy of spurious minima ({totals[0]['activation'] if totals else ''})",
-                 fontsize=9)  # fmt: skip
-    if names:
-        ax.legend(fontsize=7)
-    ax.grid(True, axis="y", alpha=0.3)
-    return save_png_svg(fig, out_dir / "least-symmetry", dpi=120)
+        marks.append(Text(float(x), float(bottom), txt, fontsize=8))
+        ticks.append((float(x), f"{tot['sigma']}\nk={tot['k']}, {tot['runs']} runs"))
+    panel = Panel(tuple(marks), ylabel="certified spurious minima", xticks=tuple(ticks),
+                  xtick_size=8, grid="y", legend=True, legend_size=7)  # fmt: skip
+    activation = totals[0]["activation"] if totals else ""
+    return [
+        FigureSpec(
+            "least-symmetry",
+            (panel,),
+            title=f"Isotropy of spurious minima ({activation})",
+            title_size=9,
+            size=(max(5.0, 1.6 * len(totals) + 2), 4),
+            dpi=120,
+        )
+    ]
 
 
 STUDY = Study(
@@ -398,6 +398,6 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
     make_problem=make_problem,
 )

@@ -49,18 +49,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ..connect.path import PATH_COLUMNS
 from ..connect.string import dynamic_strings, train_to_level
-from ..plot._save import save_png_svg
 from ..problems import ModuleLoss, ReluTeacherStudent, init_from_seeds
 from ._checks import positive
 from ._study import Param, RunContext, Study
+from .figures import FigureSpec, Line, Panel, floats
 
 __all__ = ["STUDY", "make_problem", "parse_net", "run_cell", "summarize"]
 
@@ -232,31 +230,37 @@ TABLE = (
 )
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Normalized length and beads against the level, one line per (model, width)."""
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
     nets = list(dict.fromkeys((c["model"], c["width"]) for c in summary))
+    lengths, beads = [], []
     for i, (model, width) in enumerate(nets):
         cs = [c for c in summary if (c["model"], c["width"]) == (model, width)
               and c["normalized_length_mean"] is not None]  # fmt: skip
         if not cs:
             continue
-        lv = [c["level"] for c in cs]
-        style = {"color": f"C{MODELS.index(model)}", "marker": "os^v"[i % 4],
-                 "ls": "-" if width == min(w for m, w in nets if m == model) else "--"}  # fmt: skip
-        ax1.plot(lv, [c["normalized_length_mean"] for c in cs], label=f"{model} w={width}", **style)
-        ax2.plot(lv, [c["beads_mean"] for c in cs], label=f"{model} w={width}", **style)
-    for ax, ylab in ((ax1, "normalized geodesic length"), (ax2, "beads (mean)")):
-        ax.set_xscale("log")
-        ax.invert_xaxis()
-        ax.set_xlabel("level L0 / E(0)  (lower to the right)")
-        ax.set_ylabel(ylab)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    ax1.set_title("Level sets grow more curved as the loss drops", fontsize=9)
-    ax2.set_title("Beads needed by the string", fontsize=9)
-    return save_png_svg(fig, out_dir / "level-sets", dpi=120)
+        lv = floats(c["level"] for c in cs)
+        thinnest = width == min(w for m, w in nets if m == model)
+        style = {"label": f"{model} w={width}", "color": f"C{MODELS.index(model)}",
+                 "marker": "os^v"[i % 4], "linestyle": "-" if thinnest else "--"}  # fmt: skip
+        lengths.append(Line(lv, floats(c["normalized_length_mean"] for c in cs), **style))
+        beads.append(Line(lv, floats(c["beads_mean"] for c in cs), **style))
+    # the level falls to the right: lower levels are harder to connect
+    axes = {"xscale": "log", "invert_x": True, "xlabel": "level L0 / E(0)  (lower to the right)",
+            "title_size": 9, "grid": "both", "legend": True, "legend_size": 7}  # fmt: skip
+    return [
+        FigureSpec(
+            "level-sets",
+            (
+                Panel(tuple(lengths), title="Level sets grow more curved as the loss drops",
+                      ylabel="normalized geodesic length", **axes),
+                Panel(tuple(beads), title="Beads needed by the string", ylabel="beads (mean)",
+                      **axes),
+            ),
+            size=(11, 4),
+            dpi=120,
+        )
+    ]  # fmt: skip
 
 
 STUDY = Study(
@@ -268,6 +272,6 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
     make_problem=make_problem,
 )

@@ -37,18 +37,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ..connect.align import align_rows
 from ..connect.interpolate import linear_paths
-from ..plot._save import save_png_svg
 from ..symmetry import isotropy
 from ._checks import at_least
 from ._study import Param, RunContext, Study
+from .figures import Bars, FigureSpec, Panel, floats
 
 __all__ = ["STUDY", "run_cell", "summarize"]
 
@@ -188,13 +186,12 @@ TABLE = (
 )
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Mean barrier per pair kind and k, before and after neuron alignment."""
-    fig = Figure(figsize=(8, 4), layout="constrained")
-    ax = fig.subplots()
     labels = list(dict.fromkeys(c["pair"] for c in summary))
     ks = sorted({c["k"] for c in summary})
     width = 0.8 / max(1, 2 * len(labels))
+    marks = []
     for j, lab in enumerate(labels):
         for a, (key, hatch) in enumerate((("barrier_mean", None), ("aligned_mean", "//"))):
             xs, ys = [], []
@@ -202,18 +199,23 @@ def plot(summary: list[dict], out_dir: Path) -> list[Path]:
                 c = next((c for c in summary if c["k"] == k and c["pair"] == lab), None)
                 if c is not None:
                     xs.append(i + (2 * j + a) * width)
-                    ys.append(max(c[key], 1e-16))
-            ax.bar(xs, ys, width, color=f"C{j}", hatch=hatch, edgecolor="black", lw=0.5,
-                   label=f"{lab}{', aligned' if a else ''}")  # fmt: skip
-    ax.set_xticks([i + (len(labels) - 0.5) * width for i in range(len(ks))],
-                  [f"k = {k}" for k in ks])  # fmt: skip
-    ax.set_yscale("log")
-    ax.set_ylabel("loss barrier on the straight segment (mean)")
-    ax.set_title("Barriers from spurious minima, before and after neuron alignment", fontsize=9)
-    ax.grid(True, axis="y", alpha=0.3)
-    if labels:
-        ax.legend(fontsize=7)
-    return save_png_svg(fig, out_dir / "minima-barriers", dpi=120)
+                    ys.append(max(c[key], 1e-16))  # a log axis: a zero barrier at the floor
+            marks.append(Bars(floats(xs), floats(ys), width=width, color=f"C{j}", hatch=hatch,
+                              edgecolor="black", linewidth=0.5,
+                              label=f"{lab}{', aligned' if a else ''}"))  # fmt: skip
+    ticks = tuple((i + (len(labels) - 0.5) * width, f"k = {k}") for i, k in enumerate(ks))
+    panel = Panel(tuple(marks), ylabel="loss barrier on the straight segment (mean)",
+                  yscale="log", xticks=ticks, grid="y", legend=True, legend_size=7)  # fmt: skip
+    return [
+        FigureSpec(
+            "minima-barriers",
+            (panel,),
+            title="Barriers from spurious minima, before and after neuron alignment",
+            title_size=9,
+            size=(8, 4),
+            dpi=120,
+        )
+    ]
 
 
 STUDY = Study(
@@ -225,5 +227,5 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
 )

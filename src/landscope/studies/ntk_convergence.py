@@ -43,17 +43,15 @@ Run it::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ..kernels import ntk_gram, sphere
 from ..kernels.dynamics import bound, train_two_layer, two_layer_init
-from ..plot._save import save_png_svg
 from ._checks import at_least, positive
 from ._study import Param, RunContext, Study
+from .figures import FigureSpec, Line, Panel, floats
 
 __all__ = ["STUDY", "dataset", "run_cell", "summarize"]
 
@@ -193,43 +191,56 @@ TABLE = (
 )
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Residual vs step against the bound; movement vs m; measured rate vs the bound."""
-    fig = Figure(figsize=(14, 4), layout="constrained")
-    ax1, ax2, ax3 = fig.subplots(1, 3)
-    for i, c in enumerate(summary):
-        if "curve_steps" in c:
-            ax1.plot(c["curve_steps"], c["curve_residual"], color=f"C{i % 10}",
-                     label=f"m = {c['m']}")  # fmt: skip
+    curves = [
+        Line(floats(c["curve_steps"]), floats(c["curve_residual"]), f"m = {c['m']}",
+             color=f"C{i % 10}")
+        for i, c in enumerate(summary)
+        if "curve_steps" in c
+    ]  # fmt: skip
     if summary and "curve_steps" in summary[0]:
         k = np.asarray(summary[0]["curve_steps"])
-        ax1.plot(k, (1 - 2 * summary[0]["rate_bound"]) ** (k / 2), "k--",
-                 label="(1 - eta lambda_0 / 2)^(k/2)")  # fmt: skip
-    ax1.set_yscale("log")
-    ax1.set_xlabel("GD step k")
-    ax1.set_ylabel("||u(k) - y|| / ||u(0) - y|| (geometric mean over seeds)")
-    ax1.set_title("Residual against the NTK bound", fontsize=9)
-    ms = np.array([c["m"] for c in summary], dtype=float)
-    ax2.plot(ms, [c["pattern_change"] for c in summary], "o-", label="patterns changed")
-    ax2.plot(ms, [c["weight_move"] for c in summary], "s-", label="max ||w_r - w_r(0)||")
-    ax2.plot(ms, [c["gram_drift"] for c in summary], "^-", label="||H(k) - H(0)||_2")
-    ax2.set_xscale("log", base=2)
-    ax2.set_yscale("log")
-    ax2.set_xlabel("width m")
-    ax2.set_title("Movement at the end of training shrinks with m", fontsize=9)
-    ax3.plot(ms, [c["rate"] for c in summary], "o-", label="measured rate")
-    ax3.plot(ms, [c["rate_bound"] for c in summary], "k--", label="eta lambda_0 / 2 (bound)")
-    ax3.plot(ms, [c["rate_kernel"] for c in summary], "k:",
-             label="1 - (1 - eta lambda_0)^2 (slowest kernel mode)")  # fmt: skip
-    ax3.set_xscale("log", base=2)
-    ax3.set_yscale("log")
-    ax3.set_xlabel("width m")
-    ax3.set_ylabel("per-step rate of ||u - y||^2")
-    ax3.set_title("Empirical linear rate vs the bound", fontsize=9)
-    for ax in (ax1, ax2, ax3):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    return save_png_svg(fig, out_dir / "ntk-convergence", dpi=120)
+        curves.append(Line(floats(k), floats((1 - 2 * summary[0]["rate_bound"]) ** (k / 2)),
+                           "(1 - eta lambda_0 / 2)^(k/2)", color="k", linestyle="--"))  # fmt: skip
+    ms = floats(c["m"] for c in summary)
+
+    def line(key: str, label: str, **style) -> Line:
+        return Line(ms, floats(c[key] for c in summary), label, **style)
+
+    axes = {"yscale": "log", "title_size": 9, "grid": "both", "legend": True, "legend_size": 7}
+    residual = Panel(
+        tuple(curves),
+        title="Residual against the NTK bound",
+        xlabel="GD step k",
+        ylabel="||u(k) - y|| / ||u(0) - y|| (geometric mean over seeds)",
+        **axes,
+    )
+    movement = Panel(
+        (
+            line("pattern_change", "patterns changed", marker="o"),
+            line("weight_move", "max ||w_r - w_r(0)||", marker="s"),
+            line("gram_drift", "||H(k) - H(0)||_2", marker="^"),
+        ),
+        title="Movement at the end of training shrinks with m",
+        xlabel="width m",
+        xscale="log2",
+        **axes,
+    )
+    rate = Panel(
+        (
+            line("rate", "measured rate", marker="o"),
+            line("rate_bound", "eta lambda_0 / 2 (bound)", color="k", linestyle="--"),
+            line("rate_kernel", "1 - (1 - eta lambda_0)^2 (slowest kernel mode)", color="k",
+                 linestyle=":"),
+        ),
+        title="Empirical linear rate vs the bound",
+        xlabel="width m",
+        ylabel="per-step rate of ||u - y||^2",
+        xscale="log2",
+        **axes,
+    )  # fmt: skip
+    return [FigureSpec("ntk-convergence", (residual, movement, rate), size=(14, 4), dpi=120)]
 
 
 STUDY = Study(
@@ -241,5 +252,5 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
 )

@@ -16,7 +16,7 @@ Run it::
 
 Protocol: m = ceil(m_factor * C(d + 2^L - 1, 2^L)) samples (m_factor times the number of
 monomials of degree 2^L, so that the teacher's polynomial is identifiable); batched
-Levenberg-Marquardt (``landscope.optim.levenberg_marquardt``) from every init for at most
+Levenberg-Marquardt (``landscope.optim.LevenbergMarquardt``) from every init for at most
 ``max_steps`` iterations (gradient descent and L-BFGS crawl sublinearly into the
 degenerate zero-loss minima of wide students and would blur "not yet" with "never");
 rows with ||grad|| <= polish_from are Newton-polished; then every run with at most
@@ -50,19 +50,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..critical import CERTIFICATE_COLUMNS, VERDICTS
-from ..optim import STATUS, levenberg_marquardt
-from ..plot.grid import grid_figure
+from ..optim import STATUS, LevenbergMarquardt, Progress, Stop, run
 from ..problems import init_from_seeds
 from ..problems.deep_quadratic import DeepQuadraticNet, planted_targets
 from ._checks import at_least, one_of, positive
 from ._common import by_cell, mean_finite, polish_and_certify
 from ._study import Param, RunContext, Study
+from .figures import FigureSpec, grid_chart
 
 __all__ = ["STUDY", "make_data", "run_cell", "summarize"]
 
@@ -128,13 +127,9 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     prob = DeepQuadraticNet(X, y, dtype=ctx.dtype, device=ctx.device, **kw)
     L0 = 0.5 * float((y * y).mean())
 
-    def hook(step: int, active: int) -> None:
-        ctx.progress(R - active, R, f"Levenberg-Marquardt step {step}")
-
-    res = levenberg_marquardt(
-        prob, init_from_seeds(prob, seeds), tol=1e-12 * math.sqrt(L0),
-        max_steps=cfg["max_steps"], callback=hook,
-    )  # fmt: skip
+    stop = Stop(grad_tol=1e-12 * math.sqrt(L0), max_steps=cfg["max_steps"])
+    res = run(prob, init_from_seeds(prob, seeds), LevenbergMarquardt(), stop=stop,
+              observers=[Progress(ctx.progress, "Levenberg-Marquardt step")])  # fmt: skip
     if prob.dtype != torch.float64:  # certification is always float64
         prob = DeepQuadraticNet(X, y, device=ctx.device, **kw)
     ctx.progress(R, R, "polish + certify")
@@ -229,7 +224,7 @@ TABLE = (
 )
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Panels: rows = depth, columns = variant; x = units per layer, one line per d."""
     ds = sorted({c["d"] for c in summary})
     pivot: dict[tuple, dict] = {}
@@ -240,12 +235,14 @@ def plot(summary: list[dict], out_dir: Path) -> list[Path]:
             | {f"d{d}": None for d in ds}
         )  # fmt: skip
         cell[f"d{c['d']}"] = c["reached_global"]
-    return grid_figure(
-        list(pivot.values()), row="depth", col="variant", x="h",
-        ys=[(f"d{d}", f"d = {d}") for d in ds],
-        path_stem=out_dir / "quadratic-deep", xlabel="units per quadratic layer h",
-        title="Deep quadratic students reaching the planted teacher (loss / L0 <= gap_tol)",
-    )  # fmt: skip
+    return [
+        grid_chart(
+            list(pivot.values()), row="depth", col="variant", x="h",
+            ys=[(f"d{d}", f"d = {d}") for d in ds],
+            stem="quadratic-deep", xlabel="units per quadratic layer h",
+            title="Deep quadratic students reaching the planted teacher (loss / L0 <= gap_tol)",
+        )
+    ]  # fmt: skip
 
 
 STUDY = Study(
@@ -257,6 +254,6 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
     validate=_validate,
 )

@@ -50,19 +50,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..convex import lifted_least_squares, network_from_matrix
 from ..critical import CERTIFICATE_COLUMNS, VERDICTS
-from ..optim import STATUS, lbfgs
-from ..plot.grid import grid_figure
+from ..optim import LBFGS, STATUS, Progress, Stop, run
 from ..problems import QuadraticNet, init_from_seeds
 from ._checks import at_least, one_of, positive
 from ._common import by_cell, mean_finite, polish_and_certify
 from ._study import Param, RunContext, Study
+from .figures import FigureSpec, grid_chart
 
 __all__ = ["STUDY", "make_data", "run_cell", "summarize"]
 
@@ -153,11 +152,9 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     else:
         prob = QuadraticNet(X, y, variant=variant, dtype=ctx.dtype, **kw)
 
-        def hook(step: int, active: int) -> None:
-            ctx.progress(R - active, R, f"L-BFGS step {step}")
-
-        res = lbfgs(prob, init_from_seeds(prob, seeds), tol=cfg["tol"],
-                    max_steps=cfg["max_steps"], callback=hook)  # fmt: skip
+        stop = Stop(grad_tol=cfg["tol"], max_steps=cfg["max_steps"])
+        res = run(prob, init_from_seeds(prob, seeds), LBFGS(), stop=stop,
+                  observers=[Progress(ctx.progress, "L-BFGS step")])  # fmt: skip
         res_theta = res.theta
         if prob.dtype != torch.float64:  # certification is always float64
             prob = QuadraticNet(X, y, variant=variant, **kw)
@@ -256,31 +253,31 @@ TABLE = (
 )
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Grids of panels, rows = setups, columns = variants, x = hidden units."""
-    paths = []
+    specs = []
     for d in sorted({c["d"] for c in summary}):
         part = [c for c in summary if c["d"] == d]
         suffix = "" if len({c["d"] for c in summary}) == 1 else f"-d{d}"
-        paths += grid_figure(
+        specs.append(grid_chart(
             part, row="setup", col="variant", x="h",
             ys=[("reached_global", "reached the global minimizer")],
-            path_stem=out_dir / f"quadratic-nets{suffix}", xlabel="hidden units h",
+            stem=f"quadratic-nets{suffix}", xlabel="hidden units h",
             title=f"Fraction of runs reaching the global minimizer (d = {d})",
-        )  # fmt: skip
+        ))  # fmt: skip
         # a log axis: exact recoveries (error ~1e-16 or 0) are drawn at the 1e-16 floor
         errs = [
             {**c, "err": math.nan if c["normalized_error_mean"] is None
              else max(c["normalized_error_mean"], 1e-16)}
             for c in part
         ]  # fmt: skip
-        paths += grid_figure(
+        specs.append(grid_chart(
             errs, row="setup", col="variant", x="h", ys=[("err", "mean normalized error")],
-            path_stem=out_dir / f"quadratic-nets-error{suffix}", xlabel="hidden units h",
+            stem=f"quadratic-nets-error{suffix}", xlabel="hidden units h",
             percent=False, logy=True,
             title=f"Mean ||M - M*||_F / ||M*||_F (d = {d})",
-        )  # fmt: skip
-    return paths
+        ))  # fmt: skip
+    return specs
 
 
 STUDY = Study(
@@ -292,5 +289,5 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
 )

@@ -6,7 +6,7 @@ signs, W* = U diag(s) V' with singular values from 1 down to 1 / kappa
 (``landscope.problems.planted``); n = ceil(n_ratio d) noiseless samples per run, each run
 its own teacher and sample. The student minimizes
 f(W) = 1/(2n) sum_s (sum_i v_i phi(w_i . x_s) - y_s)^2 by gradient descent (per-row
-Armijo step, ``landscope.optim.gd_armijo``) from
+Armijo step, ``landscope.optim.Armijo``) from
 
 - ``tensor``: the tensor-method initialization (``landscope.init.tensor_init``);
 - ``random``: w_i ~ N(0, I / d).
@@ -47,19 +47,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import activations as acts
 from ..init import align_signs, tensor_init
-from ..optim import STATUS, gd_armijo
-from ..plot.grid import grid_figure
+from ..optim import STATUS, Armijo, Progress, Stop, run
 from ..problems import OneHiddenRegression, planted, recovery_error
 from ._checks import at_least, one_of, positive
 from ._common import by_cell, mean_finite
 from ._study import Param, RunContext, Study
+from .figures import FigureSpec, grid_chart
 
 __all__ = ["STUDY", "run_cell", "summarize"]
 
@@ -152,13 +151,9 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     prob = OneHiddenRegression(P.X, P.y, v0, act)
     scale = 0.5 * float(P.y.square().mean())
 
-    def hook(step: int, active: int) -> None:
-        ctx.progress(R - active, R, f"GD step {step}")
-
-    res = gd_armijo(
-        prob, W0.reshape(R, -1), tol=1e-7, loss_tol=1e-12 * scale,
-        max_steps=cfg["max_steps"], callback=hook,
-    )  # fmt: skip
+    stop = Stop(grad_tol=1e-7, loss_target=1e-12 * scale, max_steps=cfg["max_steps"])
+    res = run(prob, W0.reshape(R, -1), Armijo(), stop=stop,
+              observers=[Progress(ctx.progress, "GD step")])  # fmt: skip
     W = res.theta.reshape(R, k, d)
     e0 = recovery_error(W0, v0, P.W, P.v, act).numpy()
     e1 = recovery_error(W, v0, P.W, P.v, act).numpy()
@@ -236,7 +231,7 @@ TABLE = (
 )
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Success vs n/d (one line per init x second layer) and init error vs n/d."""
     panels: dict[tuple, dict] = {}
     errs: dict[tuple, dict] = {}
@@ -253,23 +248,23 @@ def plot(summary: list[dict], out_dir: Path) -> list[Path]:
     for c in panels.values():
         for key, _ in present:
             c.setdefault(key, None)
-    paths = grid_figure(
+    specs = [grid_chart(
         list(panels.values()), row="setup", col="k", x="n_ratio", ys=present,
-        path_stem=out_dir / "recovery", xlabel="samples per dimension n / d", logx=True,
+        stem="recovery", xlabel="samples per dimension n / d", logx=True,
         title="GD recovers W* (relative error <= threshold): tensor vs random initialization",
-    )  # fmt: skip
+    )]  # fmt: skip
     if errs:
         seconds = [(s, f"v {s}") for s in SECOND if any(s in c for c in errs.values())]
         for c in errs.values():
             for key, _ in seconds:
                 c.setdefault(key, None)
-        paths += grid_figure(
+        specs.append(grid_chart(
             list(errs.values()), row="setup", col="k", x="n_ratio", ys=seconds,
-            path_stem=out_dir / "recovery-init-error", xlabel="samples per dimension n / d",
+            stem="recovery-init-error", xlabel="samples per dimension n / d",
             percent=False, logy=True, logx=True,
             title="Error of the tensor initialization alone, ||W0 - W*||_F / ||W*||_F (median)",
-        )  # fmt: skip
-    return paths
+        ))  # fmt: skip
+    return specs
 
 
 STUDY = Study(
@@ -281,6 +276,6 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
     validate=_validate,
 )

@@ -53,16 +53,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
-from ..plot._save import save_png_svg
+from ..spectrum import eigenvalue_clusters
 from ..symmetry import isotropy
 from ._checks import at_least
 from ._study import Param, RunContext, Study
+from .figures import FigureSpec, HLine, Panel, Scatter, floats
 
 __all__ = ["STUDY", "family", "predicted_dimensions", "run_cell", "summarize"]
 
@@ -95,14 +94,8 @@ def predicted_dimensions(k: int) -> list[int]:
 
 
 def _clusters(eigs: np.ndarray) -> list[tuple[float, int]]:
-    """(value, multiplicity) of sorted eigenvalues, split at gaps > 1e-6 (1 + |lambda|)."""
-    out: list[list] = []
-    for e in np.sort(eigs):
-        if out and abs(e - out[-1][0]) <= DISTINCT_TOL * (1 + abs(e)):
-            out[-1][1] += 1
-        else:
-            out.append([float(e), 1])
-    return [(v, m) for v, m in out]
+    """(value, multiplicity): sorted neighbours split at gaps > 1e-6 (1 + |lambda|)."""
+    return list(eigenvalue_clusters(eigs, DISTINCT_TOL, rtol=DISTINCT_TOL))
 
 
 def _is_sum_partition(mults: list[int], dims: list[int]) -> bool:
@@ -290,40 +283,44 @@ def family(name: str, k: int) -> str:
     return out
 
 
-def plot(summary: list[dict], out_dir: Path) -> list[Path]:
+def figures(summary: list[dict]) -> list[FigureSpec]:
     """Spectra against k (bulk near zero, outliers growing) and loss (k loss) against k."""
-    from matplotlib.ticker import MaxNLocator
-
     minima = [c for c in summary if "eigs" in c]
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
     fams = list(dict.fromkeys(family(c["isotropy"], c["k"]) for c in minima))
     colors = {f: f"C{i % 10}" for i, f in enumerate(fams)}
     seen: set[str] = set()
+    spectra: list = []
+    losses = []
     for c in minima:
         fam = family(c["isotropy"], c["k"])
         vals, mults = zip(*_clusters(np.asarray(c["eigs"])), strict=True)
         label = None if fam in seen else fam
         seen.add(fam)
-        x = c["k"] + 0.12 * fams.index(fam)
-        ax1.scatter(np.full(len(vals), x), vals, s=6 + 3 * np.sqrt(mults),
-                    color=colors[fam], alpha=0.7, label=label)  # fmt: skip
-        ax2.scatter([c["k"]], [c["k_loss"]], s=12 + 4 * np.sqrt(c["count"]), color=colors[fam],
-                    label=label)  # fmt: skip
-    ax1.axhline(BULK_EDGE, color="gray", lw=0.8, ls="--")
-    ax1.set_yscale("log")
-    ax1.set_xlabel("k (= n = d)")
-    ax1.set_ylabel("Hessian eigenvalue (marker area ~ multiplicity)")
-    ax1.set_title("Spectra at spurious minima: bulk below 1/2, outliers grow with k", fontsize=9)
-    ax2.set_xlabel("k")
-    ax2.set_ylabel("k x loss (marker area ~ count)")
-    ax2.set_title("Loss of each family (k x loss flat if loss ~ a / k)", fontsize=9)
-    for ax in (ax1, ax2):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(True, alpha=0.3)
-        if fams:
-            ax.legend(fontsize=7)
-    return save_png_svg(fig, out_dir / "spurious-spectra", dpi=120)
+        x = c["k"] + 0.12 * fams.index(fam)  # families side by side at each k
+        spectra.append(Scatter(floats([x] * len(vals)), floats(vals),
+                               size=floats(6 + 3 * np.sqrt(mults)), color=colors[fam],
+                               alpha=0.7, label=label))  # fmt: skip
+        losses.append(Scatter(floats([c["k"]]), floats([c["k_loss"]]),
+                              size=float(12 + 4 * np.sqrt(c["count"])), color=colors[fam],
+                              label=label))  # fmt: skip
+    spectra.append(HLine(BULK_EDGE, color="gray", linestyle="--", linewidth=0.8))
+    axes = {"integer_x": True, "title_size": 9, "legend": True, "legend_size": 7}
+    return [
+        FigureSpec(
+            "spurious-spectra",
+            (
+                Panel(tuple(spectra),
+                      title="Spectra at spurious minima: bulk below 1/2, outliers grow with k",
+                      xlabel="k (= n = d)",
+                      ylabel="Hessian eigenvalue (marker area ~ multiplicity)", yscale="log",
+                      **axes),
+                Panel(tuple(losses), title="Loss of each family (k x loss flat if loss ~ a / k)",
+                      xlabel="k", ylabel="k x loss (marker area ~ count)", **axes),
+            ),
+            size=(10, 4),
+            dpi=120,
+        )
+    ]  # fmt: skip
 
 
 STUDY = Study(
@@ -335,5 +332,5 @@ STUDY = Study(
     run_cell=run_cell,
     summarize=summarize,
     table=TABLE,
-    plot=plot,
+    figures=figures,
 )

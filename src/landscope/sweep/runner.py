@@ -32,7 +32,6 @@ from .store import STORE_FILE, ResultStore
 __all__ = [
     "BOOKKEEPING_COLUMNS",
     "RunReport",
-    "plot_study",
     "run_study",
     "show_study",
     "study_schema",
@@ -299,18 +298,3 @@ def show_study(study: Study, out_dir: str | Path) -> list[dict]:
         ValueError: if the store holds no results of this study.
     """
     return study.summarize(_stored_rows(study, out_dir))
-
-
-def plot_study(study: Study, out_dir: str | Path) -> list[Path]:
-    """Draw the study's figures from the store into ``out_dir/figures``.
-
-    Returns:
-        The paths of the files written.
-
-    Raises:
-        ValueError: if the store holds no results of this study.
-    """
-    summary = show_study(study, out_dir)
-    fig_dir = Path(out_dir) / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    return [Path(p) for p in study.plot(summary, fig_dir)]

@@ -20,7 +20,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
+from ..problems import Factored, Problem
 from ._colors import Group, as_matrix, check_group, check_tol, colors
 from ._search import automorphisms
 
@@ -180,38 +182,55 @@ def isotropy(
     return _isotropy_colored(C, col_cells, d)
 
 
-def isotropy_of(problem: object, W: object, tol: float = 1e-6) -> Isotropy:
+def isotropy_of(problem: Problem, W: object, tol: float = 1e-6) -> Isotropy:
     """The isotropy group of a point of ``problem`` under ``problem.symmetry``.
 
     Args:
-        problem: a problem with a ``symmetry`` attribute (``"SnxSd"`` or ``"Sn"``), such as
-            ``ReluTeacherStudent``. When it has ``as_batch`` and ``split`` the point may be
-            a parameter row (P,) or (1, P) as well as W (n, d); with a trained second layer
-            (``train_second_layer``) the row's a is kept fixed by the group too: only
-            neurons i, j with a_i = a_j can swap. (The continuous rescaling symmetry
-            (w_i, a_i) -> (c w_i, a_i / c) is not part of this discrete group.)
+        problem: a ``Problem`` that declares a group (``symmetry`` ``"SnxSd"`` or
+            ``"Sn"``), such as ``ReluTeacherStudent``. When it is ``Factored`` the point
+            may be a parameter row (P,) or (1, P), or whatever ``as_batch`` takes (W (n, d)
+            for ``ReluTeacherStudent``): the group acts on W = ``split(theta)[0]``, and
+            the output weights a = ``split(theta)[1]`` are kept fixed by it too, so only
+            neurons i, j with a_i = a_j can swap (with a constant a, as for a fixed second
+            layer, that is no constraint). Further blocks (``QuadraticNet``'s g) are left
+            alone. (The continuous rescaling symmetry (w_i, a_i) -> (c w_i, a_i / c) is not
+            part of this discrete group.) Otherwise W is the weight matrix itself.
         W: the point.
         tol: as for ``isotropy``.
 
     Raises:
-        ValueError: if the problem declares no known symmetry or the point has the wrong
-            shape.
+        ValueError: if the problem declares no known symmetry, its blocks are not
+            (W, a, ...), or the point has the wrong shape.
     """
-    group = getattr(problem, "symmetry", None)
+    name = type(problem).__name__
+    if not isinstance(problem, Problem):
+        raise ValueError(f"{name} is not a Problem, so it declares no symmetry.")
+    group = problem.symmetry
     if group is None:
-        raise ValueError(f"{type(problem).__name__} declares no symmetry attribute.")
+        raise ValueError(f"{name} declares no symmetry (its symmetry is None).")
     check_group(group)
-    if not (hasattr(problem, "as_batch") and hasattr(problem, "split")):
+    if not isinstance(problem, Factored):
         return isotropy(W, group, tol)
     theta = problem.as_batch(W)
     if theta.shape[0] != 1:
         raise ValueError(f"give one point, got a batch of {theta.shape[0]} rows.")
-    Wt, a = problem.split(theta)
-    A = as_matrix(Wt[0])
-    if not getattr(problem, "train_second_layer", False):
+    parts = problem.split(theta)
+    if not (
+        isinstance(parts, (tuple, list))
+        and isinstance(parts[0], torch.Tensor)
+        and parts[0].dim() == 3
+        and (len(parts) < 2 or parts[1].shape == parts[0].shape[:2])
+    ):
+        raise ValueError(
+            f"{name}.split does not give (W (R, n, d), a (R, n), ...); the group "
+            f"{group!r} needs that layout."
+        )
+    A = as_matrix(parts[0][0])
+    a = parts[1][0] if len(parts) > 1 else None
+    if a is None or bool((a == a[0]).all()):  # P a = a for every P: no constraint
         return isotropy(A, group, tol)
     d = A.shape[1]
-    ext = np.hstack([A, as_matrix(a[0][:, None], name="a")])
+    ext = np.hstack([A, as_matrix(a[:, None], name="a")])
     cells = np.zeros(d + 1, dtype=np.int64) if group == "SnxSd" else np.arange(d + 1)
     cells[d] = d + 1  # the a column stays in place
     return _isotropy_colored(colors(ext, check_tol(tol)), cells, d)

@@ -10,74 +10,47 @@ an orthonormal basis of that plane and z = Q'x ~ N(0, I_2),
 
     E[g x x'] = Q E[g z z'] Q' + E[g] (I - Q Q'),   g = phi'(a.z) phi'(b.z).
 
-The 2-D expectations are done in polar coordinates: the angle is split exactly at the
-lines a.z = 0 and b.z = 0 where phi' jumps (every built-in kink is at 0), so the
-integrand is smooth on each piece; composite Gauss-Legendre in angle (pieces <= pi/16,
-24 nodes) and radius (r in [0, 13], pieces of 0.25, 16 nodes). ReLU and leaky ReLU also
-have the closed form (the wedge {a.z > 0, b.z > 0} of opening pi - theta):
+The 2-D expectations are done in polar coordinates (``quadrature.radial_composite`` and
+``quadrature.angular_composite``): the angle is split exactly at the lines a.z = 0 and
+b.z = 0 where phi' jumps when 0 is one of its kinks, so the integrand is smooth on each
+piece. ReLU and leaky ReLU (phi' = s + (1 - s) 1{z > 0}, ``relu_slope`` = s) also have
+the closed form (the wedge {a.z > 0, b.z > 0} of opening pi - theta):
 
     E[1{a.x>0} 1{b.x>0} x x'] = (pi - theta)/(2 pi) I + sin(theta)/(2 pi) (m m' - n n'),
 
 m the unit bisector of a and b and n the unit vector orthogonal to m in their plane.
-Activations with kinks away from 0 (user-defined) are integrated without splitting
-there: accurate to the grid's resolution only.
+Kinks away from 0 are integrated without splitting there: accurate to the grid's
+resolution only.
 
-Zhong et al. (2017, Theorem 4.2) bound the smallest eigenvalue from below by
+Zhong et al. ("Recovery guarantees for one-hidden-layer neural networks", ICML 2017,
+Theorem 4.2) bound the smallest eigenvalue from below by
 Omega(v_min^2 rho(sigma_k) / (kappa^2 lambda)), sigma_k the smallest singular value of
 W*, kappa = sigma_1 / sigma_k and lambda = prod_i sigma_i / sigma_k^k; the constant is not
 given, so ``local_convexity`` reports the bound with constant 1 and the ratio.
+
+Functions take phi' as a callable on float64 tensors, its ``kinks``, and ``relu_slope``
+(s for phi' = s + (1 - s) 1{z > 0}, None otherwise); the activation-aware versions (by
+registry name) are in ``landscope.activations``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-import numpy as np
 import torch
 
-from .. import activations as acts
+from .moments import rho
+from .quadrature import angular_composite, expectation, radial_composite
 
-__all__ = ["LocalConvexity", "local_convexity", "pair_moment", "population_hessian"]
+__all__ = ["LocalConvexity", "local_convexity", "pair_moment", "population_hessian", "wedge"]
 
-
-@lru_cache(maxsize=1)
-def _radial() -> tuple[torch.Tensor, torch.Tensor]:
-    x, w = np.polynomial.legendre.leggauss(16)
-    edges = np.linspace(0.0, 13.0, 53)
-    mid = 0.5 * (edges[1:] + edges[:-1])[:, None]
-    half = 0.5 * (edges[1:] - edges[:-1])[:, None]
-    r = (mid + half * x).ravel()
-    wr = (half * w).ravel() * r * np.exp(-0.5 * r * r) / (2 * math.pi)
-    return torch.from_numpy(r), torch.from_numpy(wr)
+Fn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _angular(cuts: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
-    x, w = np.polynomial.legendre.leggauss(24)
-    pts = sorted({0.0, 2 * math.pi, *(c % (2 * math.pi) for c in cuts)})
-    ts, ws = [], []
-    for a, b in zip(pts[:-1], pts[1:], strict=True):
-        if b - a < 1e-15:
-            continue
-        n = max(1, math.ceil((b - a) / (math.pi / 16)))
-        e = np.linspace(a, b, n + 1)
-        mid = 0.5 * (e[1:] + e[:-1])[:, None]
-        half = 0.5 * (e[1:] - e[:-1])[:, None]
-        ts.append((mid + half * x).ravel())
-        ws.append((half * w).ravel())
-    return torch.from_numpy(np.concatenate(ts)), torch.from_numpy(np.concatenate(ws))
-
-
-def _relu_slope(act: acts.Activation) -> float | None:
-    """a for phi' = a + (1 - a) 1{z > 0} (ReLU: 0, leaky ReLU: its slope), else None."""
-    if act.name == "relu" or act.name.startswith("leaky_relu"):
-        return float(act.dphi(torch.tensor([-1.0], dtype=torch.float64))[0])
-    return None
-
-
-def _wedge(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """E[1{a.x > 0} 1{b.x > 0} x x'] in closed form (d x d)."""
+def wedge(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """E[1{a.x > 0} 1{b.x > 0} x x'] in closed form (d x d), a and b nonzero (d,)."""
     d = a.numel()
     na, nb = torch.linalg.vector_norm(a), torch.linalg.vector_norm(b)
     ua, ub = a / na, b / nb
@@ -98,36 +71,46 @@ def _wedge(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def pair_moment(
-    activation: str | acts.Activation, a: torch.Tensor, b: torch.Tensor
+    dphi: Fn,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    kinks: Sequence[float] = (),
+    relu_slope: float | None = None,
 ) -> torch.Tensor:
-    """E[phi'(a.x) phi'(b.x) x x'] for x ~ N(0, I_d), a and b nonzero (d,), float64."""
-    act = acts.get(activation)
+    """E[phi'(a.x) phi'(b.x) x x'] for x ~ N(0, I_d), a and b nonzero (d,), float64.
+
+    With ``relu_slope`` = s (phi' = s + (1 - s) 1{z > 0}) the closed form (``wedge``) is
+    used and ``dphi`` is not called; otherwise quadrature, split at the kink 0 if it is in
+    ``kinks``.
+    """
     a, b = a.to(torch.float64), b.to(torch.float64)
     d = a.numel()
-    slope = _relu_slope(act)
-    if slope is not None:
+    if relu_slope is not None:
+        slope = float(relu_slope)
         eye = torch.eye(d, dtype=torch.float64)
         # phi' = s + (1 - s) 1{.>0}: expand the product; E[1{a.x>0} x x'] = I / 2
-        return slope**2 * eye + slope * (1 - slope) * eye + (1 - slope) ** 2 * _wedge(a, b)
+        return slope**2 * eye + slope * (1 - slope) * eye + (1 - slope) ** 2 * wedge(a, b)
+    split = 0.0 in tuple(kinks)
     if d == 1:
         sa, sb = float(a[0]), float(b[0])
-        val = acts.gaussian_expectation(
-            lambda z: act.dphi(sa * z) * act.dphi(sb * z) * z * z,
-            kinks=(0.0,) if 0.0 in act.kinks else (),
+        val = expectation(
+            lambda z: dphi(sa * z) * dphi(sb * z) * z * z,
+            kinks=(0.0,) if split else (),
         )
         return torch.tensor([[val]], dtype=torch.float64)
     Q, _ = torch.linalg.qr(torch.stack([a, b], dim=1))
     a2, b2 = Q.T @ a, Q.T @ b
     cuts = []
-    if 0.0 in act.kinks:
+    if split:
         for u in (a2, b2):
             base = math.atan2(float(u[1]), float(u[0]))
             cuts += [base + math.pi / 2, base - math.pi / 2]
-    t, wt = _angular(cuts)
-    r, wr = _radial()
+    t, wt = angular_composite(cuts)
+    r, wr = radial_composite()
     U = torch.stack([torch.cos(t), torch.sin(t)], dim=1)  # (T, 2)
     pa, pb = U @ a2, U @ b2  # (T,)
-    g = act.dphi(r[:, None] * pa[None, :]) * act.dphi(r[:, None] * pb[None, :])  # (Rn, T)
+    g = dphi(r[:, None] * pa[None, :]) * dphi(r[:, None] * pb[None, :])  # (Rn, T)
     w = wr[:, None] * wt[None, :]
     e0 = (w * g).sum()
     wg2 = (w * g * (r * r)[:, None]).sum(0)  # (T,)
@@ -137,13 +120,23 @@ def pair_moment(
 
 
 def population_hessian(
-    W: torch.Tensor, v: torch.Tensor, activation: str | acts.Activation = "relu"
+    W: torch.Tensor,
+    v: torch.Tensor,
+    dphi: Fn,
+    *,
+    kinks: Sequence[float] = (),
+    relu_slope: float | None = None,
 ) -> torch.Tensor:
     """Hessian (k d, k d) of the population loss at its minimizer W = W* (one run).
 
     Args:
         W: (k, d) teacher first layer (no zero rows).
         v: (k,) second layer.
+        dphi, kinks, relu_slope: phi' and what quadrature must know of it
+            (``pair_moment``).
+
+    Raises:
+        ValueError: W and v of mismatched shapes, or a zero row of W.
     """
     W, v = W.to(torch.float64), v.to(torch.float64)
     if W.ndim != 2 or v.shape != (W.shape[0],):
@@ -154,7 +147,7 @@ def population_hessian(
     H = torch.zeros(k, d, k, d, dtype=torch.float64)
     for i in range(k):  # k(k+1)/2 blocks of quadrature, each vectorized over its nodes
         for j in range(i, k):
-            B = v[i] * v[j] * pair_moment(activation, W[i], W[j])
+            B = v[i] * v[j] * pair_moment(dphi, W[i], W[j], kinks=kinks, relu_slope=relu_slope)
             H[i, :, j, :] = B
             H[j, :, i, :] = B.T
     return H.reshape(k * d, k * d)
@@ -162,7 +155,15 @@ def population_hessian(
 
 @dataclass(frozen=True)
 class LocalConvexity:
-    """Smallest/largest population Hessian eigenvalue at the truth vs the rho bound."""
+    """Smallest/largest population Hessian eigenvalue at the truth vs the rho bound.
+
+    Attributes:
+        eig_min, eig_max: extreme eigenvalues of ``population_hessian``.
+        rho: rho(sigma_k) of the activation.
+        bound: v_min^2 rho(sigma_k) / (kappa^2 lambda) (Zhong et al. with constant 1).
+        kappa: sigma_1 / sigma_k.
+        lam: prod_i sigma_i / sigma_k^k (inf when k > d).
+    """
 
     eig_min: float
     eig_max: float
@@ -178,17 +179,26 @@ class LocalConvexity:
 
 
 def local_convexity(
-    W: torch.Tensor, v: torch.Tensor, activation: str | acts.Activation = "relu"
+    W: torch.Tensor,
+    v: torch.Tensor,
+    dphi: Fn,
+    *,
+    kinks: Sequence[float] = (),
+    relu_slope: float | None = None,
 ) -> LocalConvexity:
-    """Eigenvalues of ``population_hessian`` and v_min^2 rho(sigma_k) / (kappa^2 lambda)."""
-    H = population_hessian(W, v, activation)
+    """Eigenvalues of ``population_hessian`` and v_min^2 rho(sigma_k) / (kappa^2 lambda).
+
+    Raises:
+        ValueError: as ``population_hessian``.
+    """
+    H = population_hessian(W, v, dphi, kinks=kinks, relu_slope=relu_slope)
     ev = torch.linalg.eigvalsh(H)
     s = torch.linalg.svdvals(W.to(torch.float64))
     k = W.shape[0]
     sk = float(s[-1])
     kappa = float(s[0]) / sk
     lam = float(torch.prod(s / sk)) if k <= W.shape[1] else math.inf
-    rho_k = acts.rho(activation, sk)
+    rho_k = rho(dphi, sk, kinks)
     vmin = float(v.abs().min())
     bound = vmin**2 * rho_k / (kappa**2 * lam)
     return LocalConvexity(

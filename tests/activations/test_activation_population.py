@@ -1,7 +1,8 @@
-"""The population Hessian of one-hidden-layer regression at the truth: the ReLU closed form
-against the quadrature path, pair moments against Monte Carlo, the assembled Hessian
-against the empirical Hessian of a large sample, symmetry and semi-definiteness, and
-Zhong et al.'s local strong convexity (eig_min >= rho) for orthonormal teachers."""
+"""The population Hessian of one-hidden-layer regression at the truth, by activation name
+(``landscope.activations.population``, on ``landscope.gaussian.population``): the ReLU
+closed form against the quadrature path, pair moments against Monte Carlo, the assembled
+Hessian against the empirical Hessian of a large sample, symmetry and semi-definiteness,
+and Zhong et al.'s local strong convexity (eig_min >= rho) for orthonormal teachers."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ import numpy as np
 import pytest
 import torch
 
+import landscope
 import landscope.activations as acts
+import landscope.problems
 from _tolerances import assert_close
-from landscope.problems import (
-    OneHiddenRegression,
+from landscope.activations.population import (
+    LocalConvexity,
     local_convexity,
-    planted,
+    pair_moment,
     population_hessian,
 )
-from landscope.problems.one_hidden_population import pair_moment
+from landscope.problems import OneHiddenRegression, planted
 
 DT = torch.float64
 SE_BOUND = 5.0  # two-sided normal tail 5.7e-7 per entry; a few hundred entries in all
@@ -166,7 +169,19 @@ def test_population_hessian_matches_large_sample(act: str, k: int, jvp_ready: No
 
 
 @pytest.mark.parametrize(
-    "act", ["relu", "leaky_relu", "squared_relu", "tanh", "sigmoid", "erf", "softplus", "gelu"]
+    "act",
+    [
+        "relu",
+        "leaky_relu",
+        "squared_relu",
+        "tanh",
+        "sigmoid",
+        "erf",
+        "erf_sqrt2",
+        "erf_zhong",
+        "softplus",
+        "gelu",
+    ],
 )
 def test_population_hessian_symmetric_psd(act: str) -> None:
     g = _gen(3)
@@ -208,7 +223,8 @@ CONFIGS = [(3, 2, 0), (4, 3, 1), (3, 3, 2)]
 
 
 @pytest.mark.parametrize(
-    "act", ["relu", "leaky_relu", "squared_relu", "tanh", "sigmoid", "erf", "softplus"]
+    "act",
+    ["relu", "leaky_relu", "squared_relu", "tanh", "sigmoid", "erf", "erf_zhong", "softplus"],
 )
 def test_orthonormal_teacher_is_locally_strongly_convex(act: str) -> None:
     rho1 = acts.rho(act, 1.0)
@@ -260,3 +276,13 @@ def test_ill_conditioned_teacher(act: str) -> None:
     assert math.isfinite(lc.ratio) and lc.ratio > 0
     assert lc.ratio == lc.eig_min / lc.bound
     assert np.isclose(lc.eig_min, float(torch.linalg.eigvalsh(population_hessian(W, v, act))[0]))
+
+
+def test_public_names_are_reexported_where_they_were() -> None:
+    """Moved out of problems/: the old public paths still give the same objects."""
+    for mod in (landscope, landscope.problems, acts):
+        assert mod.local_convexity is local_convexity
+        assert mod.population_hessian is population_hessian
+        assert mod.LocalConvexity is LocalConvexity
+        assert "local_convexity" in mod.__all__ and "population_hessian" in mod.__all__
+    assert landscope.gaussian.LocalConvexity is LocalConvexity

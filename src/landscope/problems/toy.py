@@ -1,4 +1,4 @@
-"""Small closed-form potentials as batched Problems, to test path methods against known answers.
+"""Small closed-form potentials as batched problems, to test methods against known answers.
 
 * ``MuellerBrown``: the two-dimensional potential of Müller & Brown (Theor. Chim. Acta
   53, 1979), the standard test of minimum-energy-path methods (Henkelman, Uberuaga &
@@ -18,12 +18,15 @@
 
 All three follow the ``Problem`` protocol: rows ``(R, P)``, loss ``(R,)``, gradient in
 closed form, Hessian in closed form (Mueller-Brown, double well, quadratic), all in one
-vectorized call over the rows.
+vectorized call over the rows. The double well and the quadratic also know their global
+minimizers (``KnownOptimum``). None declares a ``symmetry``: their symmetries (the double
+well's coordinate permutations and sign flips) are not groups of neuron permutations.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
@@ -38,6 +41,7 @@ class _Closed:
     n_params: int
     dtype: torch.dtype
     device: torch.device
+    symmetry: ClassVar[str | None] = None
 
     def as_batch(self, theta: object, *, name: str = "theta") -> torch.Tensor:
         """Validate a point (P,) or batch (R, P) and return it as (R, P)."""
@@ -197,6 +201,15 @@ class DoubleWell(_Closed):
         t = self.as_batch(theta)
         return torch.diag_embed(12 * t * t - 4)
 
+    def distance_to_global(self, theta: object) -> torch.Tensor:
+        """Distance to the nearest minimizer in {-1, 1}^dim: |x - sign(x)| (R,).
+
+        At x_i = 0 both signs are nearest; the distance is the same for either.
+        """
+        t = self.as_batch(theta)
+        nearest = torch.where(t >= 0, 1.0, -1.0).to(t.dtype)
+        return torch.linalg.vector_norm(t - nearest, dim=1)
+
 
 @dataclass(frozen=True, eq=False)
 class Quadratic(_Closed):
@@ -217,6 +230,7 @@ class Quadratic(_Closed):
     center: torch.Tensor | None = field(default=None, repr=False)
     dtype: torch.dtype | str = torch.float64
     device: torch.device | str = "cpu"
+    _eig: tuple[torch.Tensor, torch.Tensor] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -238,6 +252,7 @@ class Quadratic(_Closed):
             check_finite("center", c)
         set_(self, "A", A)
         set_(self, "center", c)
+        set_(self, "_eig", torch.linalg.eigh(A))
 
     @property
     def n_params(self) -> int:
@@ -245,7 +260,21 @@ class Quadratic(_Closed):
 
     @property
     def global_min(self) -> float | None:
-        return 0.0 if float(torch.linalg.eigvalsh(self.A)[0]) >= -1e-12 else None
+        return 0.0 if float(self._eig[0][0]) >= -1e-12 else None
+
+    def distance_to_global(self, theta: object) -> torch.Tensor | None:
+        """Distance to the minimizers c + null(A) when A is PSD, (R,); None otherwise.
+
+        The component of x - c along the eigenvectors of A with eigenvalue above
+        P eps max|lambda| (smaller ones count as the null space: rounding of ``eigh``).
+        """
+        if self.global_min is None:
+            return None
+        lam, U = self._eig
+        t = self.as_batch(theta)
+        cut = self.n_params * torch.finfo(lam.dtype).eps * float(lam.abs().max())
+        coords = (t - self.center) @ U[:, lam > cut]
+        return torch.linalg.vector_norm(coords, dim=1)
 
     def init(
         self,

@@ -1,42 +1,23 @@
-"""Bivariate Gaussian expectations E[phi(u) phi(v)] and E[phi'(u) phi'(v)] for all pairs.
+"""Bivariate Gaussian expectations E[f(u) f(v)] for every pair of a covariance matrix.
 
 (u, v) ~ N(0, [[S_ii, S_ij], [S_ij, S_jj]]) for every pair (i, j) of a covariance matrix
-S (..., n, n), float64. With t the angle of the pair (cos t = S_ij / sqrt(S_ii S_jj)):
+S (..., n, n), float64, with t the angle of the pair (cos t = S_ij / sqrt(S_ii S_jj)).
+``expectations`` gives (E[phi(u) phi(v)], E[phi'(u) phi'(v)]) from a closed form
+(``dual``) where the caller has one, and by quadrature otherwise:
 
-Closed forms
-------------
-* relu and leaky_relu (phi = (1 - a) relu + a z, expanded; Cho & Saul 2009):
-
-      E[relu(u) relu(v)]   = (sqrt(S_ii S_jj) sin t + (pi - t) S_ij) / (2 pi)
-      E[1{u>0} 1{v>0}]     = (pi - t) / (2 pi)
-      E[phi(u) phi(v)]     = (1 - a)^2 E[relu(u) relu(v)] + a S_ij
-      E[phi'(u) phi'(v)]   = a^2 + a (1 - a) (P(u > 0) + P(v > 0)) + (1 - a)^2 (pi - t) / (2 pi)
-
-  using E[relu(u) v] = S_ij / 2 (the symmetry (u, v) -> (-u, -v)). A zero variance makes
-  u = 0 exactly, and then phi'(0) is the registry's (relu'(0) = 0, leaky: a).
-* squared_relu (arc-cosine kernel of order 2; phi' = 2 relu):
-
-      E[phi(u) phi(v)]   = S_ii S_jj (3 sin t cos t + (pi - t)(1 + 2 cos^2 t)) / (2 pi)
-      E[phi'(u) phi'(v)] = 4 E[relu(u) relu(v)]
-
-* erf (phi = erf(z / sqrt 2), phi' = 2 x the N(0, 1) density; Williams 1997):
-
-      E[phi(u) phi(v)]   = (2 / pi) arcsin(S_ij / sqrt((1 + S_ii)(1 + S_jj)))
-      E[phi'(u) phi'(v)] = (2 / pi) / sqrt((1 + S_ii)(1 + S_jj) - S_ij^2)
-
-Quadrature (every other activation)
------------------------------------
+Quadrature
+----------
 Polar coordinates: u = r sd_i cos s, v = r sd_j cos(s - t), under the measure
 r e^(-r^2/2) dr ds / (2 pi) (sd = the square root of the variance). The radius takes the
-Gauss rule for the weight r e^(-r^2/2) on [0, inf), built by Stieltjes' procedure on the
-composite Gauss-Legendre rule of ``problems.one_hidden_population`` (the integrands are
-smooth in r; a Gauss rule beat composite rules of the same size by 1e3 to 1e5). Its size
-grows with the largest sd (``RADIAL_NODES``), since the activation's features shrink like
-1 / sd.
+Gauss rule for the weight r e^(-r^2/2) on [0, inf) (``quadrature.radial_gauss``; the
+integrands are smooth in r; a Gauss rule beat composite rules of the same size by 1e3 to
+1e5). Its size grows with the largest sd (``RADIAL_NODES``), since the activation's
+features shrink like 1 / sd.
 
-* Smooth activations (no kinks): for each radius the angular integral is a circular
-  correlation of F_i(s) = phi(r sd_i cos s) with F_j, so with their cosine coefficients
-  (FFT of an equispaced sample; exponentially accurate for analytic periodic functions)
+* Smooth functions (no kinks; ``fourier``): for each radius the angular integral is a
+  circular correlation of F_i(s) = f(r sd_i cos s) with F_j, so with their cosine
+  coefficients (FFT of an equispaced sample; exponentially accurate for analytic periodic
+  functions)
 
       E_ij = sum_r w_r 2 pi (Fh_ir0 Fh_jr0 + 2 sum_{m >= 1} Fh_irm Fh_jrm T_m(cos t_ij)),
 
@@ -50,14 +31,14 @@ grows with the largest sd (``RADIAL_NODES``), since the activation's features sh
   coefficients. Agreement with independent references (tensor Gauss-Hermite at small
   variance, the sector rule below with many nodes) is ~1e-15 at unit variance for tanh,
   erf, gelu, softplus and sigmoid; see ``RADIAL_NODES`` for larger ones.
-* Activations with kinks (user-registered ones; the built-in kinked ones have closed
-  forms): Fourier coefficients of a kink decay only algebraically, so instead the lines
-  u = 0 and v = 0 cut the circle into four sectors of openings t, pi - t, t, pi - t, each
-  with ``angular`` Gauss-Legendre nodes, pair by pair. Kinks at 0 are then integrated
-  exactly (relu through this path matches its closed form to 1e-14; softsign is within
-  1e-13 of a 4x finer rule at unit variance, 2e-8 at variance 9); kinks elsewhere are not
-  split, and are accurate to the grid's resolution only. This path evaluates phi at
-  4 x angular x radial points per pair (i <= j): ~15 s for an NTK of n = 300 points.
+* Functions with kinks (``sectors``): Fourier coefficients of a kink decay only
+  algebraically, so instead the lines u = 0 and v = 0 cut the circle into four sectors of
+  openings t, pi - t, t, pi - t, each with ``angular`` Gauss-Legendre nodes, pair by
+  pair. Kinks at 0 are then integrated exactly (relu through this path matches its closed
+  form to 1e-14; softsign is within 1e-13 of a 4x finer rule at unit variance, 2e-8 at
+  variance 9); kinks elsewhere are not split, and are accurate to the grid's resolution
+  only. This path evaluates f at 4 x angular x radial points per pair (i <= j): ~15 s
+  for an NTK of n = 300 points.
 
 Closed forms and the Fourier rule run over blocks of pairs (``_BLOCK_ELEMS``) of the upper
 triangle and mirror them, so memory beyond the outputs stays at a few blocks.
@@ -66,25 +47,28 @@ triangle and mirror them, so memory beyond the outputs stays at a few blocks.
 from __future__ import annotations
 
 import math
-from functools import lru_cache, partial
+from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import activations as acts
-from ..problems.one_hidden_population import _radial
+from .arccos import covariance_cosines
+from .dual import DualForm, Pair
+from .quadrature import legendre01, radial_gauss
 
 __all__ = [
     "ANGULAR_NODES",
     "MAX_RADIAL",
     "METHODS",
+    "MODE_TOL",
     "RADIAL_NODES",
-    "closed_form_name",
     "expectations",
     "fourier",
+    "radial_nodes",
     "sectors",
 ]
+
+Fn = Callable[[torch.Tensor], torch.Tensor]
 
 # Gauss nodes for the weight r e^(-r^2/2) on [0, inf), by the largest standard deviation:
 # the activation's features shrink like 1 / sd, and the rule must resolve them. Measured
@@ -93,7 +77,7 @@ __all__ = [
 # discretization behind the rule supports.
 RADIAL_NODES = ((3.0, 48), (10.0, 96), (math.inf, 160))
 MAX_RADIAL = 160
-ANGULAR_NODES = 32  # Gauss-Legendre nodes per sector (kinked activations; four sectors)
+ANGULAR_NODES = 32  # Gauss-Legendre nodes per sector (kinked functions; four sectors)
 MODE_TOL = 1e-17  # a Fourier mode is dropped below this fraction of its row's total
 METHODS = ("auto", "closed_form", "quadrature")
 _MIN_SAMPLES, _MAX_SAMPLES = 64, 1 << 15
@@ -106,111 +90,9 @@ _BLOCK_ELEMS = 1 << 20
 _MAX_COEF_BYTES = 4 << 30
 
 
-def closed_form_name(act: acts.Activation) -> str | None:
-    """Which closed form applies: ``"relu"`` (relu, leaky_relu), ``"squared_relu"``,
-    ``"erf"``; None when only quadrature does."""
-    if act.name == "relu" or act.name.startswith("leaky_relu"):
-        return "relu"
-    if act.name in ("squared_relu", "erf"):
-        return act.name
-    return None
-
-
 def radial_nodes(sd_max: float) -> int:
     """The default radial rule size for inputs whose largest standard deviation is sd_max."""
     return next(q for bound, q in RADIAL_NODES if sd_max <= bound)
-
-
-@lru_cache(maxsize=8)
-def _radial_rule(q: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gauss rule (nodes, weights) for r e^(-r^2/2) / (2 pi) dr on [0, inf).
-
-    Stieltjes' procedure on the 832-node discretization of ``_radial`` (r in [0, 13]; the
-    mass beyond is e^-84) gives the three-term recurrence; Golub-Welsch turns it into
-    nodes and weights, which sum to 1 / (2 pi).
-    """
-    r, w = (t.numpy() for t in _radial())
-    mass = w.sum()
-    p_prev, p = np.zeros_like(r), np.full_like(r, 1 / math.sqrt(mass))
-    alpha, beta = np.zeros(q), np.zeros(q)
-    for k in range(q):
-        alpha[k] = np.sum(w * r * p * p)
-        nxt = (r - alpha[k]) * p - (beta[k - 1] if k else 0.0) * p_prev
-        beta[k] = math.sqrt(np.sum(w * nxt * nxt))
-        p_prev, p = p, nxt / beta[k]
-    nodes, vecs = np.linalg.eigh(np.diag(alpha) + np.diag(beta[:-1], 1) + np.diag(beta[:-1], -1))
-    return torch.from_numpy(nodes), torch.from_numpy(mass * vecs[0] ** 2)
-
-
-@lru_cache(maxsize=8)
-def _legendre01(q: int) -> tuple[torch.Tensor, torch.Tensor]:
-    x, w = np.polynomial.legendre.leggauss(q)
-    return torch.from_numpy(0.5 * (x + 1)), torch.from_numpy(0.5 * w)
-
-
-def _cosines(
-    S: torch.Tensor, vi: torch.Tensor, vj: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """sqrt(S_ii S_jj) and the clamped cosines of a block S (..., a, b) of pairs, given the
-    variances vi (..., a) and vj (..., b).
-
-    A pair with a zero variance gets cosine 0: nothing of its value depends on the angle.
-    The cosine is S_ij / sqrt(S_ii S_jj), not S_ij / (sd_i sd_j): sqrt(x * x) = x exactly
-    in IEEE arithmetic, so the diagonal and pairs scaled by powers of two get |cos| = 1
-    exactly, where 1 - 1e-16 would give an angle of 1.5e-8 (see ``_arccos_parts``).
-    """
-    prod = torch.sqrt(vi[..., :, None] * vj[..., None, :])
-    cos = torch.where(prod > 0, S / prod.clamp_min(torch.finfo(S.dtype).tiny), 0.0)
-    return prod, cos.clamp_(-1.0, 1.0)
-
-
-Pair = tuple[torch.Tensor | None, torch.Tensor | None]
-
-
-def _arccos_parts(S: torch.Tensor, vi: torch.Tensor, vj: torch.Tensor):
-    """Cosine, angle, sine and E[relu(u) relu(v)] of a block of pairs.
-
-    Conditioning: these kernels depend on t ~ sqrt(2 (1 - cos t)) near parallel pairs, so a
-    rounding error of 1e-16 in a cosine there moves an entry by up to ~1e-8 of its size.
-    That is a property of computing from S, not of this code; inputs that are exactly
-    parallel up to a power-of-two scale keep cos = 1 exactly (``_cosines``).
-    """
-    prod, cos = _cosines(S, vi, vj)
-    t = torch.arccos(cos)
-    # sin from the same clamped cosine, so that t and sin t stay consistent near 0 and pi
-    sin = torch.sqrt(((1 - cos) * (1 + cos)).clamp_min_(0.0))
-    k1 = (prod * sin).add_((math.pi - t) * S).div_(2 * math.pi)  # E[relu(u) relu(v)]
-    return cos, t, sin, k1
-
-
-def _relu_family(slope: float, S, vi, vj, phi: bool, dphi: bool) -> Pair:
-    a = slope
-    _, t, _, k1 = _arccos_parts(S, vi, vj)
-    sig = k1.mul_((1 - a) ** 2).add_(S, alpha=a) if phi else None
-    dot = None
-    if dphi:
-        # P(u > 0): 1/2, or 0 when u = 0 exactly (relu'(0) = 0, leaky: a)
-        hi, hj = 0.5 * (vi > 0).to(S.dtype), 0.5 * (vj > 0).to(S.dtype)
-        k0 = (math.pi - t).mul_(4 / (2 * math.pi)).mul_(hi[..., :, None] * hj[..., None, :])
-        dot = k0.mul_((1 - a) ** 2).add_(a * (1 - a) * (hi[..., :, None] + hj[..., None, :]))
-        dot.add_(a * a)
-    return sig, dot
-
-
-def _squared_relu(S, vi, vj, phi: bool, dphi: bool) -> Pair:
-    cos, t, sin, k1 = _arccos_parts(S, vi, vj)
-    sig = None
-    if phi:
-        j2 = (3 * sin * cos).add_((math.pi - t) * (1 + 2 * cos * cos))
-        sig = j2.mul_(vi[..., :, None] * vj[..., None, :]).div_(2 * math.pi)
-    return sig, (k1.mul_(4) if dphi else None)
-
-
-def _erf(S, vi, vj, phi: bool, dphi: bool) -> Pair:
-    dd = (1 + vi)[..., :, None] * (1 + vj)[..., None, :]
-    sig = torch.arcsin((S / torch.sqrt(dd)).clamp_(-1.0, 1.0)).mul_(2 / math.pi) if phi else None
-    dot = torch.rsqrt(dd.sub_(S * S)).mul_(2 / math.pi) if dphi else None
-    return sig, dot
 
 
 def _block_size(S: torch.Tensor) -> int:
@@ -262,7 +144,7 @@ def _coefficients(fn, sd: torch.Tensor, radial: int) -> torch.Tensor:
     E_ij = sum_m T_m(cos t_ij) sum_r A_mir A_mjr. Rows with equal sd (every row, for
     inputs of equal norm) are computed once.
     """
-    r, wr = (x.to(sd.device) for x in _radial_rule(radial))
+    r, wr = (x.to(sd.device) for x in radial_gauss(radial))
     uniq, inverse = torch.unique(sd.reshape(-1), return_inverse=True)
     weight = torch.sqrt(2 * math.pi * wr)[:, None]
     blocks, modes, lo, start = [], 1, 0, _MIN_SAMPLES
@@ -329,20 +211,20 @@ def _default_radial(var: torch.Tensor, radial: int | None) -> int:
     return radial_nodes(math.sqrt(float(var.max())) if var.numel() else 0.0)
 
 
-def fourier(fn, S: torch.Tensor, *, radial: int | None = None) -> torch.Tensor:
+def fourier(fn: Fn, S: torch.Tensor, *, radial: int | None = None) -> torch.Tensor:
     """E[fn(u) fn(v)] for every pair of S (..., n, n), fn smooth (see the module docstring)."""
     var = torch.diagonal(S, dim1=-2, dim2=-1).clamp_min(0.0)
     A = _coefficients(fn, torch.sqrt(var), _default_radial(var, radial))  # (.., modes, n, radial)
 
     def block(I: slice, J: slice):
-        _, cos = _cosines(S[..., I, J], var[..., I], var[..., J])
+        _, cos = covariance_cosines(S[..., I, J], var[..., I], var[..., J])
         return _fourier_block(A, cos, I, J), None
 
     return _by_blocks(S, True, False, block)[0]
 
 
 def sectors(
-    fn,
+    fn: Fn,
     S: torch.Tensor,
     *,
     angular: int = ANGULAR_NODES,
@@ -355,13 +237,13 @@ def sectors(
     radial = _default_radial(var, radial)
     iu, ju = torch.triu_indices(n, n, device=S.device)  # i <= j; the rest by symmetry
     vi, vj = var[..., iu].reshape(-1), var[..., ju].reshape(-1)
-    prod = torch.sqrt(vi * vj)  # as in _cosines, for flat pairs
+    prod = torch.sqrt(vi * vj)  # as in covariance_cosines, for flat pairs
     tiny = torch.finfo(S.dtype).tiny
     c = torch.where(prod > 0, S[..., iu, ju].reshape(-1) / prod.clamp_min(tiny), 0.0)
     c = c.clamp_(-1.0, 1.0)
     sdi, sdj = torch.sqrt(vi), torch.sqrt(vj)
-    x, wx = (v.to(S.device) for v in _legendre01(angular))
-    r, wr = (v.to(S.device) for v in _radial_rule(radial))
+    x, wx = (v.to(S.device) for v in legendre01(angular))
+    r, wr = (v.to(S.device) for v in radial_gauss(radial))
     step = chunk or max(1, _WORK_BYTES // (8 * 4 * angular * radial))
     vals = []
     for lo in range(0, c.numel(), step):
@@ -381,24 +263,13 @@ def sectors(
     return E
 
 
-def closed_form(act: acts.Activation):
-    """The closed form ``form(S, vi, vj, phi, dphi) -> Pair`` of ``act``, or None.
-
-    S (..., n, n') holds the covariances, vi (..., n) and vj (..., n') the variances.
-    """
-    name = closed_form_name(act)
-    if name is None:
-        return None
-    if name == "relu":
-        slope = float(act.dphi(torch.tensor([-1.0], dtype=torch.float64))[0])
-        return partial(_relu_family, slope)
-    return _squared_relu if name == "squared_relu" else _erf
-
-
 def expectations(
-    act: acts.Activation,
+    phi_fn: Fn,
+    dphi_fn: Fn,
     S: torch.Tensor,
     *,
+    kinks: Sequence[float] = (),
+    form: DualForm | None = None,
     phi: bool = True,
     dphi: bool = True,
     method: str = "auto",
@@ -407,27 +278,33 @@ def expectations(
 ) -> Pair:
     """(E[phi(u) phi(v)], E[phi'(u) phi'(v)]) for every pair of S (..., n, n).
 
-    ``method``: ``"auto"`` (closed form where one exists, else quadrature),
-    ``"closed_form"`` or ``"quadrature"`` (Fourier for smooth activations, sectors for
-    kinked ones). ``radial``: Gauss nodes in the radius (default by the largest variance,
-    ``RADIAL_NODES``). A quantity not asked for comes back as None.
+    Args:
+        phi_fn, dphi_fn: phi and phi' on float64 tensors.
+        S: covariance matrices (..., n, n), symmetric.
+        kinks: where phi' or phi'' jumps; any kink sends the quadrature to ``sectors``
+            (split at 0), none to ``fourier``.
+        form: the closed form of the pair (``dual``), or None.
+        phi, dphi: which of the two expectations to compute (the other comes back None).
+        method: ``"auto"`` (``form`` where given, else quadrature), ``"closed_form"``
+            (``form``, which must be given) or ``"quadrature"``.
+        radial: Gauss nodes in the radius (default by the largest variance,
+            ``RADIAL_NODES``).
+        angular: Gauss-Legendre nodes per sector (kinked functions only).
+
+    Raises:
+        ValueError: method is ``"closed_form"`` and ``form`` is None.
     """
-    name = closed_form_name(act)
-    if method == "closed_form" and name is None:
-        raise ValueError(
-            f"activation {act.name!r} has no closed-form kernel (relu, leaky_relu, "
-            "squared_relu and erf do); use method='auto' or 'quadrature'."
-        )
-    if method != "quadrature" and name is not None:
+    if method == "closed_form" and form is None:
+        raise ValueError("method='closed_form' needs a closed form; none was given.")
+    if method != "quadrature" and form is not None:
         var = torch.diagonal(S, dim1=-2, dim2=-1).clamp_min(0.0)
-        form = closed_form(act)
 
         def block(I: slice, J: slice) -> Pair:
             return form(S[..., I, J], var[..., I], var[..., J], phi, dphi)
 
         return _by_blocks(S, phi, dphi, block)
-    if act.kinks:
+    if kinks:
         run = lambda fn: sectors(fn, S, angular=angular, radial=radial)  # noqa: E731
     else:
         run = lambda fn: fourier(fn, S, radial=radial)  # noqa: E731
-    return (run(act.phi) if phi else None), (run(act.dphi) if dphi else None)
+    return (run(phi_fn) if phi else None), (run(dphi_fn) if dphi else None)

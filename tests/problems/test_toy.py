@@ -7,8 +7,7 @@ import torch
 from torch.func import jacrev, vmap
 
 from _tolerances import assert_close
-from landscope.connect.toy import DoubleWell, MuellerBrown, Quadratic
-from landscope.problems import Problem
+from landscope.problems import DoubleWell, MuellerBrown, Problem, Quadratic
 
 F64 = torch.float64
 
@@ -71,6 +70,24 @@ def test_double_well_and_quadratic_facts():
     q = Quadratic(torch.diag(torch.tensor([1.0, -1.0], dtype=F64)))
     assert q.global_min is None
     assert Quadratic(torch.eye(2, dtype=F64)).global_min == 0.0
+
+
+def test_distance_to_global():
+    dw = DoubleWell(dim=2)
+    pts = torch.tensor([[1.0, -1.0], [0.5, -1.5], [0.0, 2.0]], dtype=F64)
+    assert_close(dw.distance_to_global(pts), torch.tensor([0.0, 0.5**0.5, 2**0.5], dtype=F64))
+    # a PSD A of rank 1: the minimizers are the line c + t e_2, and only the e_1 part counts
+    q = Quadratic(torch.diag(torch.tensor([2.0, 0.0], dtype=F64)), center=torch.ones(2))
+    pts = torch.tensor([[1.0, 5.0], [4.0, -3.0]], dtype=F64)
+    assert_close(q.distance_to_global(pts), torch.tensor([0.0, 3.0], dtype=F64))
+    assert_close(q.loss(pts[:1]), torch.zeros(1, dtype=F64))
+    indefinite = Quadratic(torch.diag(torch.tensor([1.0, -1.0], dtype=F64)))
+    assert indefinite.distance_to_global(pts) is None  # unbounded below: no minimizer
+
+
+def test_no_declared_symmetry():
+    # the double well's coordinate permutations and sign flips are not neuron permutations
+    assert {p.symmetry for p in _problems()} == {None}
 
 
 def test_bad_input_raises():

@@ -1,0 +1,409 @@
+"""Figure specs: what a figure shows, as frozen data; ``landscope.plot`` draws them.
+
+A study's ``figures(summary)`` returns ``FigureSpec``s and draws nothing. A spec is a grid
+of ``Panel``s; a panel is a sequence of marks (``Line``, ``Scatter``, ``Bars``, ``HLine``,
+``Text``; ``Stems``, ``Band`` and ``Rug`` for spectra) and its axes: labels, scales, ticks,
+legend. The data are in the spec (tuples of floats, None read as NaN, drawn as a gap), so
+drawing needs nothing else, and a spec can be compared, printed or stored.
+
+The vocabulary lives here, in ``studies/``, because studies are its main producers and
+may not import ``plot/`` (a higher room, and matplotlib). ``plot/`` reads it.
+
+``line_chart`` and ``grid_chart`` build the two common kinds of figure from a summary by
+its keys: lines per group, and a grid of such panels by two keys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any, Literal
+
+__all__ = [
+    "Band",
+    "Bars",
+    "FigureSpec",
+    "HLine",
+    "Line",
+    "Mark",
+    "Panel",
+    "Rug",
+    "Scale",
+    "Scatter",
+    "Stems",
+    "Text",
+    "floats",
+    "grid_chart",
+    "line_chart",
+]
+
+# "log2": a log axis with ticks at powers of two (widths m = 64, 128, ...)
+Scale = Literal["linear", "log", "log2"]
+
+
+def floats(values: Iterable[Any]) -> tuple[float, ...]:
+    """A tuple of floats; None (a cell with no value) becomes NaN, which is drawn as a gap.
+
+    Raises:
+        ValueError: for a value that is not a number.
+    """
+    out = []
+    for v in values:
+        try:
+            out.append(math.nan if v is None else float(v))
+        except (TypeError, ValueError):
+            raise ValueError(f"cannot plot {v!r}: values must be numbers.") from None
+    return tuple(out)
+
+
+def _same_length(kind: str, **arrays: Sequence) -> None:
+    sizes = {name: len(a) for name, a in arrays.items() if not isinstance(a, (int, float))}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"a {kind} needs arrays of one length; got lengths {sizes}.")
+
+
+@dataclass(frozen=True)
+class Line:
+    """A polyline through (x, y), with markers if ``marker`` is set.
+
+    ``linestyle="none"`` draws the markers only. None styles take matplotlib's defaults
+    (colours from the cycle C0, C1, ...).
+    """
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    label: str | None = None
+    color: str | None = None
+    marker: str | None = None
+    linestyle: str = "-"
+    markersize: float | None = None
+    linewidth: float | None = None
+
+    def __post_init__(self) -> None:
+        _same_length("line", x=self.x, y=self.y)
+
+
+@dataclass(frozen=True)
+class Scatter:
+    """Points at (x, y); ``size`` is the marker area in points^2, one or one per point."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    size: float | tuple[float, ...] | None = None
+    color: str | None = None
+    alpha: float | None = None
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        _same_length("scatter", x=self.x, y=self.y, size=self.size or 0.0)
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Vertical bars centred at x, up by ``height`` from ``bottom`` (one or one per bar; 0)."""
+
+    x: tuple[float, ...]
+    height: tuple[float, ...]
+    bottom: float | tuple[float, ...] | None = None
+    width: float = 0.8
+    color: str | None = None
+    hatch: str | None = None
+    edgecolor: str | None = None
+    linewidth: float | None = None
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        bottom = 0.0 if self.bottom is None else self.bottom
+        _same_length("bar chart", x=self.x, height=self.height, bottom=bottom)
+
+
+@dataclass(frozen=True)
+class HLine:
+    """A horizontal line across the panel at y (a threshold, zero, a level)."""
+
+    y: float
+    color: str | None = None
+    linestyle: str | None = None
+    linewidth: float | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """A note at (x, y) in data coordinates, e.g. over a bar."""
+
+    x: float
+    y: float
+    text: str
+    fontsize: float | None = None
+    ha: str = "center"
+    va: str = "bottom"
+
+
+@dataclass(frozen=True)
+class Stems:
+    """Stems from zero up (or down) to y at x, with round heads."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    color: str | None = None
+    markersize: float | None = None
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        _same_length("stem plot", x=self.x, y=self.y)
+
+
+@dataclass(frozen=True)
+class Band:
+    """The area between ``lower`` and ``upper`` over x (a confidence band)."""
+
+    x: tuple[float, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    alpha: float = 0.3
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        _same_length("band", x=self.x, lower=self.lower, upper=self.upper)
+
+
+@dataclass(frozen=True)
+class Rug:
+    """Short ticks at x along the bottom of the panel (exact eigenvalues under a density)."""
+
+    x: tuple[float, ...]
+    label: str | None = None
+    color: str = "k"
+    markersize: float = 10.0
+
+
+Mark = Line | Scatter | Bars | HLine | Text | Stems | Band | Rug
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One set of axes: marks drawn in order, then the axes' labels, scales and legend.
+
+    Attributes:
+        marks: what is drawn, in order (later marks on top; default colours cycle).
+        title, xlabel, ylabel: texts (None: none); ``*_size`` their font sizes (None:
+            matplotlib's default).
+        xscale, yscale: ``"linear"``, ``"log"`` or ``"log2"`` (log, ticks at powers of 2).
+        percent: y values are fractions in 0..1, drawn as 0..100 % on a fixed -3..103 axis.
+        integer_x: ticks of the x axis at integers only.
+        invert_x: x grows to the left.
+        ylim: (bottom, top) of the y axis (None: fit the data).
+        xticks: (position, label) pairs replacing the x ticks (None: automatic).
+        grid: grid lines at major ticks (``"major"``), also at minor ticks (``"both"``), or
+            horizontal only (``"y"``).
+        legend: draw a legend of the labelled marks (none if no mark has a label).
+    """
+
+    marks: tuple[Mark, ...]
+    title: str | None = None
+    title_size: float | None = None
+    xlabel: str | None = None
+    ylabel: str | None = None
+    ylabel_size: float | None = None
+    xscale: Scale = "linear"
+    yscale: Scale = "linear"
+    percent: bool = False
+    integer_x: bool = False
+    invert_x: bool = False
+    ylim: tuple[float, float] | None = None
+    xticks: tuple[tuple[float, str], ...] | None = None
+    xtick_size: float | None = None
+    grid: Literal["major", "both", "y"] = "major"
+    legend: bool = False
+    legend_size: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("xscale", "yscale"):
+            if getattr(self, name) not in ("linear", "log", "log2"):
+                raise ValueError(
+                    f"{name} must be 'linear', 'log' or 'log2'; got {getattr(self, name)!r}."
+                )
+        if self.grid not in ("major", "both", "y"):
+            raise ValueError(f"grid must be 'major', 'both' or 'y'; got {self.grid!r}.")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure, written as ``{stem}.png`` and ``{stem}.svg``.
+
+    Attributes:
+        stem: file name without suffix (no folder; dots are kept).
+        panels: the panels, row by row.
+        title: the figure's title: over all panels, or, for a single panel without a title
+            of its own, that panel's title. None: no title.
+        title_size: its font size (None: matplotlib's default).
+        ncols: panels per row (default: all in one row).
+        size: (width, height) in inches.
+        dpi: resolution of the PNG.
+        share: panels share their x and y axes (a grid of comparable panels).
+    """
+
+    stem: str
+    panels: tuple[Panel, ...]
+    title: str | None = None
+    title_size: float | None = None
+    ncols: int | None = None
+    size: tuple[float, float] = (6.0, 4.0)
+    dpi: int = 120
+    share: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.stem or "/" in self.stem or "\\" in self.stem:
+            raise ValueError(f"a figure stem is a file name without a folder; got {self.stem!r}.")
+        if not self.panels:
+            raise ValueError(f"figure {self.stem!r} has no panels.")
+        if self.ncols is not None and (self.ncols < 1 or len(self.panels) % self.ncols):
+            raise ValueError(
+                f"figure {self.stem!r}: {len(self.panels)} panels do not fill rows of "
+                f"ncols = {self.ncols}."
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) of panels."""
+        ncols = self.ncols or len(self.panels)
+        return len(self.panels) // ncols, ncols
+
+
+def _check_keys(summary: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> None:
+    if not summary:
+        raise ValueError("there is nothing to plot: the summary has no rows.")
+    for key in keys:
+        for row in summary:
+            if key not in row:
+                raise ValueError(
+                    f"summary rows have no key {key!r} to plot; keys are {sorted(row)}."
+                )
+
+
+def line_chart(
+    summary: Sequence[Mapping[str, Any]],
+    x: str,
+    y: str,
+    group: str,
+    stem: str,
+    *,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    group_label: str | None = None,
+    percent: bool = True,
+) -> FigureSpec:
+    """``y`` against ``x``, one line with markers per value of ``group``.
+
+    Args:
+        summary: one dict per cell (a study's summary).
+        x: key of the horizontal axis (numbers).
+        y: key of the vertical axis (numbers; None is drawn as a gap).
+        group: key whose values split the rows into lines (sorted).
+        stem: file name of the figure.
+        xlabel, ylabel: axis labels (default the keys).
+        title: figure title (default none).
+        group_label: legend name of the group (default ``group``); entries read
+            ``"{group_label} = {value}"``, or just the value when ``group_label`` is "".
+        percent: ``y`` holds fractions in 0..1, drawn as 0..100 %.
+
+    Raises:
+        ValueError: if ``summary`` is empty, a row lacks a key, or a value is not a number.
+    """
+    _check_keys(summary, (x, y, group))
+    lines: dict[Any, list[tuple[float, float]]] = {}
+    for row in summary:
+        try:
+            point = floats((row[x], row[y]))
+        except ValueError:
+            raise ValueError(
+                f"cannot plot {x}={row[x]!r}, {y}={row[y]!r}: values must be numbers."
+            ) from None
+        lines.setdefault(row[group], []).append(point)
+    marks = []
+    for value in sorted(lines, key=lambda v: (str(type(v)), v)):
+        pts = sorted(lines[value])
+        label = str(value) if group_label == "" else f"{group_label or group} = {value}"
+        marks.append(Line(tuple(p[0] for p in pts), tuple(p[1] for p in pts), label, marker="o"))
+    integer_x = all(isinstance(row[x], Real) and float(row[x]).is_integer() for row in summary)
+    panel = Panel(tuple(marks), xlabel=xlabel or x, ylabel=ylabel or y, percent=percent,
+                  integer_x=integer_x, legend=True)  # fmt: skip
+    return FigureSpec(stem, (panel,), title=title or None, size=(6.0, 4.0), dpi=150)
+
+
+def grid_chart(
+    summary: Sequence[Mapping[str, Any]],
+    *,
+    row: str,
+    col: str,
+    x: str,
+    ys: Sequence[tuple[str, str]],
+    stem: str,
+    xlabel: str | None = None,
+    percent: bool = True,
+    logy: bool = False,
+    logx: bool = False,
+    title: str | None = None,
+) -> FigureSpec:
+    """One panel per (row value, col value); in each, one line per (key, label) in ``ys``.
+
+    Panels share their axes; values index rows and columns in first-seen order.
+
+    Args:
+        summary: one dict per cell.
+        row, col: keys whose values index the panel rows and columns.
+        x: key of the horizontal axis.
+        ys: (key, legend label) pairs drawn as lines in every panel.
+        stem: file name of the figure.
+        xlabel: horizontal axis label (default ``x``).
+        percent: the y values are fractions in 0..1, drawn as percentages.
+        logy: logarithmic vertical axis (ignored with ``percent``).
+        logx: logarithmic horizontal axis (for sample sizes and the like).
+        title: figure title.
+
+    Raises:
+        ValueError: if ``summary`` is empty, a row lacks a key, or a value is not a number.
+    """
+    _check_keys(summary, (row, col, x, *(k for k, _ in ys)))
+    rows = list(dict.fromkeys(c[row] for c in summary))
+    cols = list(dict.fromkeys(c[col] for c in summary))
+    panels = []
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            cells = sorted(
+                (c for c in summary if c[row] == rv and c[col] == cv), key=lambda c: c[x]
+            )
+            xs = floats(c[x] for c in cells)
+            marks = tuple(
+                Line(xs, floats(c[key] for c in cells), label, marker="o", markersize=3)
+                for key, label in ys
+            )
+            panels.append(
+                Panel(
+                    marks,
+                    title=f"{col} = {cv}" if i == 0 else None,
+                    title_size=9,
+                    ylabel=f"{row} = {rv}" if j == 0 else None,
+                    ylabel_size=9,
+                    xlabel=(xlabel or x) if i == len(rows) - 1 else None,
+                    xscale="log" if logx else "linear",
+                    integer_x=not logx,
+                    percent=percent,
+                    yscale="log" if logy and not percent else "linear",
+                    legend=len(ys) > 1 and i == j == 0,
+                    legend_size=7,
+                )
+            )
+    return FigureSpec(
+        stem,
+        tuple(panels),
+        title=title or None,
+        ncols=len(cols),
+        size=(3.0 * len(cols) + 0.5, 2.4 * len(rows) + 0.6),
+        dpi=120,
+        share=True,
+    )
