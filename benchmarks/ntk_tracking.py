@@ -4,8 +4,10 @@
     python benchmarks/ntk_tracking.py --m 256 --n 20 --steps-b 1000   # small runs
 
 ``landscope.kernels.dynamics.train_two_layer`` (Du et al., ICLR 2019: f = a' relu(W x) /
-sqrt m, a fixed, L = 1/2 sum of squares, GD with eta = 1 / ||H-infinity||_2), float64,
-on one data set of n unit-norm inputs with N(0, 1) labels, every run its own init:
+sqrt m, a fixed, L = 1/2 sum of squares, GD with eta = 1 / ||H-infinity||_2; the
+optimization driver ``landscope.optim.run`` with ``GD`` on a ``TwoLayerNTK``, recorded by
+an ``NTKTracker`` observer), float64, on one data set of n unit-norm inputs with N(0, 1)
+labels, every run its own init:
 
 (a) the same runs three ways: a bare GD loop written out here (no records at all),
     ``train_two_layer`` recording only steps 0 and the last with no Gram matrices, and
@@ -31,7 +33,8 @@ import time
 
 import torch
 
-from landscope.kernels.dynamics import train_two_layer, two_layer_init
+from landscope.kernels.dynamics import train_two_layer
+from landscope.kernels.two_layer import two_layer_init
 
 
 def _h_inf_relu(X: torch.Tensor) -> torch.Tensor:
@@ -40,10 +43,15 @@ def _h_inf_relu(X: torch.Tensor) -> torch.Tensor:
 
 
 def bare_gd(X, y, W0, a, eta: float, steps: int) -> torch.Tensor:
-    """Plain GD with the hand-written gradient on preallocated buffers, nothing recorded."""
+    """Plain GD with the hand-written gradient on preallocated buffers, nothing recorded.
+
+    The step is the driver's GD step W + (-eta * grad) with grad = (a / sqrt m) * G, in
+    the same float operations, so the final weights agree to the last bit.
+    """
     R, m, _ = W0.shape
     W, Xt = W0.clone(), X.T.contiguous()
     a_s = a / math.sqrt(m)
+    a_s3 = a_s[:, :, None]
     Z = torch.empty(R, m, X.shape[0], dtype=W.dtype, device=W.device)
     P = torch.empty(Z.shape, dtype=torch.bool, device=W.device)
     G = torch.empty_like(W)
@@ -53,7 +61,7 @@ def bare_gd(X, y, W0, a, eta: float, steps: int) -> torch.Tensor:
         e = torch.bmm(a_s[:, None, :], Z.clamp_min_(0)).squeeze(1) - y
         torch.mul(P, e[:, None, :], out=Z)
         torch.matmul(Z, X, out=G)
-        W.addcmul_(G, a_s[:, :, None], value=-eta)
+        W.add_(G.mul_(a_s3).mul_(-eta))
     return W
 
 

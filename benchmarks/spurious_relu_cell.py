@@ -2,12 +2,12 @@
 
     python benchmarks/spurious_relu_cell.py                  # k = 10, 1,000 inits; loop on 200
     python benchmarks/spurious_relu_cell.py --loop-seeds 1000  # the loop on every seed (~7 min)
-    python benchmarks/spurious_relu_cell.py --check-tol      # the cell at gd_tol 1e-6, 1e-5 vs 1e-9
+    python benchmarks/spurious_relu_cell.py --check-tol  # the cell at grad_tol 1e-6, 1e-5 vs 1e-9
 
 Batched: the study's own ``run_cell`` (closed-form gradient, every run a row, finished
 rows dropped from the working batch, then Newton polish and certification in batches).
 Baseline: what one writes without landscope: for each seed, the closed-form loss of one
-(n, d) point, ``loss.backward()`` and a GD step until ||grad|| <= gd_tol, then the same
+(n, d) point, ``loss.backward()`` and a GD step until ||grad|| <= grad_tol, then the same
 polish and certificate called on that seed alone. Same inits (drawn from the seed), same
 step size, same stopping rule, float64. The verdicts of the seeds both ran must agree;
 the script prints runs per second for each and their ratio.
@@ -27,7 +27,9 @@ import torch
 
 from landscope import certify, init_from_seeds, newton_polish
 from landscope.studies import RunContext, get_study
-from landscope.studies.spurious_relu import make_problem, run_cell
+from landscope.studies.spurious_relu import STUDY, make_problem
+
+run_cell = STUDY.run_cell
 
 
 def loop_loss(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
@@ -48,7 +50,7 @@ def loop_loss(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
 
 def run_loop(cfg: dict, seeds: list[int]) -> list[dict]:
     prob = make_problem(cfg)
-    lr, tol, max_steps = cfg["step"] / cfg["k"], cfg["gd_tol"], cfg["max_steps"]
+    lr, tol, max_steps = cfg["step"] / cfg["k"], cfg["grad_tol"], cfg["max_steps"]
     out = []
     for s in seeds:  # the baseline: one seed at a time
         W = init_from_seeds(prob, [s]).reshape(prob.n, prob.d).clone().requires_grad_(True)
@@ -69,14 +71,14 @@ def run_loop(cfg: dict, seeds: list[int]) -> list[dict]:
 
 
 def check_tol(cells: list[tuple[int, int]], seeds: int, tols: list[float]) -> None:
-    """The study's cell (GD to gd_tol, polish, certify, GD continued past saddles) at
+    """The study's cell (GD to grad_tol, polish, certify, GD continued past saddles) at
     looser ``tols`` against GD to 1e-9: same verdicts, and the same critical point
     (loss equal to 1e-9), on the same seeds."""
     cfg0 = {p.name: p.default[0] for p in get_study("spurious-relu").params}
     for k, extra in cells:
         out = {}
         for tol in [1e-9, *tols]:
-            cfg = {**cfg0, "k": k, "extra": extra, "gd_tol": tol}
+            cfg = {**cfg0, "k": k, "extra": extra, "grad_tol": tol}
             t = time.perf_counter()
             rows = run_cell(cfg, list(range(seeds)), RunContext())
             out[tol] = (
@@ -88,7 +90,7 @@ def check_tol(cells: list[tuple[int, int]], seeds: int, tols: list[float]) -> No
         for tol in tols:
             v, loss, t = out[tol]
             print(
-                f"k={k:>2} n={k + extra:>2} seeds={seeds}: gd_tol {tol:g} vs 1e-9: verdicts "
+                f"k={k:>2} n={k + extra:>2} seeds={seeds}: grad_tol {tol:g} vs 1e-9: verdicts "
                 f"agree {np.mean(v == v9):.1%}, same loss {np.mean(np.abs(loss - l9) <= 1e-9):.1%}"
                 f"; {t:.1f} s vs {t9:.1f} s ({t9 / t:.2f}x)",
                 flush=True,
@@ -127,7 +129,7 @@ def main() -> None:
     total_steps = sum(r["steps"] for r in loop)
     print(
         f"cell k={args.k} n={args.k + args.extra}, float64, GD lr={cfg['step']}/k to "
-        f"||grad|| <= {cfg['gd_tol']:g}, Newton polish, certify"
+        f"||grad|| <= {cfg['grad_tol']:g}, Newton polish, certify"
     )
     print(
         f"  batched  {len(seeds):>5} runs  {t_batch:8.1f} s  {rate_b:9.2f} runs/s  "

@@ -20,12 +20,11 @@ import torch
 from landscope.connect import dynamic_string, dynamic_strings, train_to_level
 from landscope.problems import init_from_seeds
 from landscope.studies.level_sets import (
-    ALPHA,
-    MAX_BEADS,
-    MAX_DEPTH,
-    _training,
+    STUDY,
+    loss_at_zero,
     make_problem,
-    parse_net,
+    string_options,
+    training,
 )
 
 
@@ -35,16 +34,16 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=12)
     ap.add_argument("--level", type=float, default=0.01, help="L0 / E(0)")
     args = ap.parse_args()
-    prob = make_problem({"net": args.net, "level": args.level})
-    train = _training(parse_net(args.net)[0])
-    E0 = float(prob.loss(torch.zeros(1, prob.n_params, dtype=torch.float64))[0])
-    L0 = args.level * E0
-    ends = train_to_level(prob, init_from_seeds(prob, range(2 * args.pairs)), ALPHA * L0, **train)
+    (cfg,) = STUDY.cells({"net": [args.net], "level": [args.level]})  # the study's defaults
+    prob = make_problem(cfg)
+    L0 = args.level * loss_at_zero(prob)
+    starts = init_from_seeds(prob, range(2 * args.pairs))
+    ends = train_to_level(prob, starts, cfg["alpha"] * L0, **training(cfg))
     ok = [
         i for i in range(args.pairs) if bool(ends.reached[2 * i]) and bool(ends.reached[2 * i + 1])
     ]
     A, B = ends.theta[[2 * i for i in ok]], ends.theta[[2 * i + 1 for i in ok]]
-    opts = {"alpha": ALPHA, "max_depth": MAX_DEPTH, "max_beads": MAX_BEADS, **train}
+    opts = string_options(cfg)
     print(f"{args.net}, L0 = {args.level:g} E(0) = {L0:.3e}, {len(ok)} pairs, P = {prob.n_params}, "
           f"float64, {torch.get_num_threads()} threads")  # fmt: skip
     t0 = time.perf_counter()

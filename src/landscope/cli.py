@@ -16,21 +16,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 from rich.table import Table
 
-from .plot import density_figure, plot_study, stem_figure
-from .spectrum import (
-    MAX_DENSE,
-    dense_spectrum,
-    extremal_eigs,
-    slq,
-    summarize_spectrum,
-    trace,
-)
-from .studies import Study, config_hash, parse_values, studies
-from .sweep import run_study, show_study, stored_run
+from . import kernels
+from .activations import activation_table
+from .connect import connect_runs
+from .plot import density_figure, path_figure, plot_study, stem_figure
+from .spectrum import MAX_DENSE, spectrum_of
+from .studies import Study, get_study, parse_values, studies
+from .sweep import StoredPoint, run_study, show_study, stored_point
 
 __all__ = ["main"]
 
@@ -184,19 +179,8 @@ def _parse_sigmas(text: str) -> tuple[float, ...]:
 
 
 def _activations(fmt: str, sigma_text: str) -> int:
-    from . import activations
-    from .problems import local_convexity
-
-    sigmas = _parse_sigmas(sigma_text)
-    rows = [activations.report(n, sigmas).as_dict() for n in activations.names()]
-    # local strong convexity at a reference teacher: W* = I_3, v* = (1, -1, 1), for
-    # which the rho bound v_min^2 rho(sigma_k) / (kappa^2 lambda) is rho(1)
-    W_ref = torch.eye(3, dtype=torch.float64)
-    v_ref = torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
-    for r in rows:
-        lc = local_convexity(W_ref, v_ref, r["name"])
-        r["hessian_eig_min"] = lc.eig_min
-        r["hessian_bound"] = lc.bound
+    """``landscope activations``: the activation table as JSON, CSV or a rich table."""
+    rows = activation_table(sigmas=_parse_sigmas(sigma_text)).as_dicts()
     if fmt == "json":
         print(json.dumps(_jsonable(rows), indent=2))
         return 0
@@ -245,34 +229,21 @@ def _activations(fmt: str, sigma_text: str) -> int:
 
 def _ntk(args: argparse.Namespace) -> int:
     """``landscope ntk``: lambda_0 and both ends of the spectrum of a data set's kernel."""
-    from . import kernels
-
     for flag, value in (("--n", args.n), ("--d", args.d), ("--k", args.k)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be a positive integer; got {value}.")
-    if args.data == "sphere":
-        X = kernels.sphere(100 if args.n is None else args.n, args.d, seed=args.seed)
-    elif args.data == "digits":
-        X = kernels.digits(100 if args.n is None else args.n)
-    elif args.data.lower().endswith((".npy", ".csv")):
-        X = kernels.load_points(args.data, args.n)
-    else:
-        raise ValueError(f"--data takes sphere, digits, or a .npy or .csv file; got {args.data!r}.")
-    K = kernels.ntk_gram(X, args.activation, args.kind, args.depth)
-    summary = kernels.spectrum_summary(kernels.kernel_spectrum(K), min(args.k, X.shape[0]))
-    report = {
-        "data": args.data,
-        "activation": args.activation,
-        "kind": args.kind,
-        "depth": args.depth,
-        "d": int(X.shape[1]),
-        **summary.as_dict(),
-    }
+    data = args.data
+    if data not in kernels.DATA_SOURCES and not data.lower().endswith(kernels.DATA_SUFFIXES):
+        raise ValueError(f"--data takes sphere, digits, or a .npy or .csv file; got {data!r}.")
+    X = kernels.points(data, args.n, d=args.d, seed=args.seed)
+    result = kernels.ntk_report(X, args.activation, args.kind, args.depth, k=args.k)
+    report = {"data": data, **result.as_dict()}
     if args.format == "json":
         print(json.dumps(_jsonable(report), indent=2))
         return 0
+    summary = result.spectrum
     name = {"h_inf": "H-infinity", "ntk": "NTK", "nngp": "NNGP kernel"}[args.kind]
-    table = Table(title=f"{name} of {args.data} ({args.activation}, depth {args.depth})")
+    table = Table(title=f"{name} of {data} ({args.activation}, depth {args.depth})")
     table.add_column("quantity", justify="left")
     table.add_column("value", justify="right")
     table.add_row("n", str(report["n"]))
@@ -286,7 +257,10 @@ def _ntk(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lookup(registry: Mapping[str, Study], name: str) -> Study:
+def _get_study(name: str, registry: Mapping[str, Study] | None) -> Study:
+    """``get_study(name)``; an injected registry (tests, plug-ins) gets its sentence."""
+    if registry is None:
+        return get_study(name)
     if name not in registry:
         raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(registry))}.")
     return registry[name]
@@ -361,91 +335,51 @@ def _print_summary(study: Study, summary: list[dict], fmt: str) -> None:
         _print_table(study, summary)
 
 
-def _spectrum_point(study: Study, args: argparse.Namespace):
-    """The stored run's configuration, rebuilt problem and (1, P) parameter row."""
-    return _stored_point(study, args.out, args.sets, args.seed, args.command)
-
-
-def _stored_point(study: Study, out: str, sets: Sequence[str], seed: int, command: str):
-    """(row, cfg, problem, (1, P) row) of the stored run ``seed`` of the pinned cell."""
+def _point(study: Study, args: argparse.Namespace, seed: int) -> StoredPoint:
+    """The stored run ``seed`` of the cell that ``--set`` pins, one value per parameter."""
     pins = {}
-    for key, values in parse_sets(study, sets).items():
+    for key, values in parse_sets(study, args.sets).items():
         if len(values) != 1:
             raise ValueError(
-                f"--set {key} gives {len(values)} values; {command} takes one value per parameter."
+                f"--set {key} gives {len(values)} values; "
+                f"{args.command} takes one value per parameter."
             )
         pins[key] = values[0]
-    if study.make_problem is None:
-        raise ValueError(
-            f"study {study.name!r} cannot rebuild the problem of a stored run "
-            f"(it has no make_problem), so {command} does not apply to it."
-        )
-    row = stored_run(study, out, pins, seed)
-    cfg = {p.name: row[p.name] for p in study.params}
-    problem = study.make_problem(cfg)
-    if row.get("params") is None:
-        raise ValueError(f"the run of {study.name!r} with seed {seed} has no stored parameters.")
-    theta = torch.as_tensor(row["params"], dtype=torch.float64)
-    if theta.dim() != 1 or theta.numel() != problem.n_params:
-        raise ValueError(
-            f"the stored parameters have {theta.numel()} entries but the rebuilt problem "
-            f"has P = {problem.n_params}; the store and the study do not agree."
-        )
-    theta = problem.as_batch(theta)
-    if not bool(torch.isfinite(theta).all()):
-        raise ValueError(
-            f"the run of {study.name!r} with seed {seed} diverged (its parameters are not "
-            f"finite), so {command} does not apply to it."
-        )
-    return row, cfg, problem, theta
+    return stored_point(study, args.out, pins, seed, what=args.command)
 
 
 def _spectrum(study: Study, args: argparse.Namespace) -> int:
     """``landscope spectrum``: print a stored run's Hessian spectrum and draw it."""
-    row, cfg, problem, theta = _spectrum_point(study, args)
-    loss, grad = problem.loss_and_grad(theta)
-    P = problem.n_params
+    point = _point(study, args, args.seed)
+    result = spectrum_of(
+        point.problem,
+        point.theta,
+        max_dense=args.max_dense,
+        tol=args.tol,
+        k=args.k,
+        probes=args.probes,
+        slq_probes=args.slq_probes,
+        steps=args.steps,
+    )
+    cfg = point.config
     report: dict[str, Any] = {
         "study": study.name,
         "seed": int(args.seed),
         "config": cfg,
-        "n_params": P,
-        "loss": float(loss[0]),
-        "grad_norm": float(torch.linalg.vector_norm(grad[0])),
-        "verdict": row.get("verdict"),
+        "n_params": result.n_params,
+        "loss": result.loss,
+        "grad_norm": result.grad_norm,
+        "verdict": point.row.get("verdict"),
+        **result.as_dict(),
     }
     # the cell's hash in the name: runs of different cells may share a seed
-    cell = str(row.get("config_hash") or config_hash(cfg))[:8]
+    cell = point.config_hash[:8]
     stem = Path(args.out) / "figures" / f"spectrum-{study.name}-{cell}-seed{args.seed}"
     title = f"{study.name}, seed {args.seed}: " + ", ".join(f"{k}={v}" for k, v in cfg.items())
-    if P <= args.max_dense:
-        eigs = dense_spectrum(problem, theta, max_dense=args.max_dense)[0]
-        summary = summarize_spectrum(eigs, args.tol)
-        report.update(method="dense", **summary.as_dict())
-        report["eigenvalues"] = eigs.tolist()
-        paths = stem_figure(eigs, stem, title=title)
+    if result.method == "dense":
+        paths = stem_figure(result.eigenvalues, stem, title=title)
     else:
-        # Fixed seeds for the probes: the same run gives the same report every time.
-        gen = [torch.Generator().manual_seed(i) for i in range(3)]
-        ext = extremal_eigs(problem, theta, k=args.k, generator=gen[0])
-        tr = trace(problem, theta, probes=args.probes, method="hutch++", generator=gen[1])
-        dens = slq(problem, theta, probes=args.slq_probes, steps=args.steps, generator=gen[2])
-        m1, m2 = dens.moments(1), dens.moments(2)
-        report.update(
-            method="lanczos",
-            largest=ext.largest[0].tolist(),
-            smallest=ext.smallest[0].tolist(),
-            bounds=ext.bounds[0].tolist(),
-            trace=float(tr.estimate[0]),
-            trace_stderr=float(tr.stderr[0]),
-            slq_probes=dens.probes,
-            slq_steps=int(dens.nodes.shape[2]),
-            slq_mean=float(m1.estimate[0]),
-            slq_mean_stderr=float(m1.stderr[0]),
-            slq_second_moment=float(m2.estimate[0]),
-            slq_second_moment_stderr=float(m2.stderr[0]),
-        )
-        paths = density_figure(dens, stem, title=title)
+        paths = density_figure(result.density, stem, title=title)
     report["figures"] = [str(p) for p in paths]
     if args.format == "json":
         print(json.dumps(_jsonable(report), indent=2))
@@ -490,49 +424,28 @@ def _print_spectrum(r: Mapping[str, Any]) -> None:
 
 def _connect(study: Study, args: argparse.Namespace) -> int:
     """``landscope connect``: a path between two stored runs, printed and drawn."""
-    from .connect.align import align_rows
-    from .connect.curves import fit_bezier, fit_chain
-    from .connect.interpolate import linear_path
-    from .connect.neb import neb
-    from .connect.string import dynamic_string
-    from .plot.paths import path_figure
-
-    row_a, cfg, problem, a = _stored_point(study, args.out, args.sets, args.seed_a, "connect")
-    row_b, cfg_b, _, b = _stored_point(study, args.out, args.sets, args.seed_b, "connect")
-    if row_a["config_hash"] != row_b["config_hash"]:
+    a = _point(study, args, args.seed_a)
+    b = _point(study, args, args.seed_b)
+    if a.config_hash != b.config_hash:
         raise ValueError("runs A and B belong to different cells; pin one cell with --set.")
     if args.level is not None and not math.isfinite(args.level):
         raise ValueError(f"--level must be a finite number, got {args.level!r}.")
     if args.method == "string" and args.level is None:
         raise ValueError("--method string needs --level (the loss level L0 to stay under).")
-    if args.align:
-        b = align_rows(problem, a, b)[None]
-    report: dict[str, Any] = {"study": study.name, "seed_a": args.seed_a,
-                              "seed_b": args.seed_b, "config": cfg, "method": args.method,
-                              "aligned": bool(args.align)}  # fmt: skip
-    gen = torch.Generator().manual_seed(0)  # fixed: the same runs give the same path
-    if args.method == "linear":
-        path = linear_path(problem, a, b, level=args.level)
-    elif args.method == "string":
-        res = dynamic_string(problem, a, b, args.level)
-        path = res.path
-        report.update(depth=res.depth, stop=res.stop, train_steps=res.train_steps)
-    elif args.method == "neb":
-        res = neb(problem, a, b)
-        path = res.path
-        report.update(saddle_loss=res.saddle_loss, saddle_grad_norm=res.saddle_grad_norm,
-                      iters=res.iters, converged=res.converged)  # fmt: skip
-    else:
-        fit = fit_bezier if args.method == "bezier" else fit_chain
-        path = fit(problem, a, b, generator=gen)
-    row = path.as_row()
-    report.update({k: v for k, v in row.items() if k not in ("path_t", "path_loss")})
-    report.update(loss_a=float(path.loss[0]), loss_b=float(path.loss[-1]))
-    cell = str(row_a["config_hash"])[:8]
-    stem = (Path(args.out) / "figures"
-            / f"connect-{study.name}-{cell}-{args.seed_a}-{args.seed_b}-{args.method}")  # fmt: skip
+    result = connect_runs(
+        a.problem, a.theta, b.theta, method=args.method, level=args.level, align=args.align
+    )
+    report: dict[str, Any] = {
+        "study": study.name,
+        "seed_a": args.seed_a,
+        "seed_b": args.seed_b,
+        "config": a.config,
+        **result.as_dict(),
+    }
+    name = f"connect-{study.name}-{a.config_hash[:8]}-{args.seed_a}-{args.seed_b}-{args.method}"
+    stem = Path(args.out) / "figures" / name
     title = f"{study.name} seeds {args.seed_a} -> {args.seed_b}, {args.method}"
-    report["figures"] = [str(p) for p in path_figure(path, stem, title=title)]
+    report["figures"] = [str(p) for p in path_figure(result.path, stem, title=title)]
     if args.format == "json":
         print(json.dumps(_jsonable(report), indent=2))
     else:
@@ -547,18 +460,19 @@ def _connect(study: Study, args: argparse.Namespace) -> int:
     return 0
 
 
-def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study]) -> int:
+def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study] | None) -> int:
     if args.command == "studies":
-        width = max((len(n) for n in registry), default=0)
-        for name in sorted(registry):
-            print(f"{name:<{width}}  {registry[name].summary}")
+        known = studies() if registry is None else registry
+        width = max((len(n) for n in known), default=0)
+        for name in sorted(known):
+            print(f"{name:<{width}}  {known[name].summary}")
         return 0
     if args.command == "activations":
         return _activations(args.format, args.sigma)
     if args.command == "ntk":
         return _ntk(args)
 
-    study = _lookup(registry, args.study)
+    study = _get_study(args.study, registry)
     if args.command == "run":
         overrides = parse_sets(study, args.sets)
         seeds = study.default_seeds if args.seeds is None else args.seeds
@@ -602,7 +516,7 @@ def main(argv: Sequence[str] | None = None, registry: Mapping[str, Study] | None
     except SystemExit as stop:  # argparse exits on --help (0) and on usage errors (2)
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     try:
-        return _dispatch(args, studies() if registry is None else registry)
+        return _dispatch(args, registry)
     except ValueError as err:
         print(f"landscope: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,10 +1,11 @@
 """GD dynamics of wide two-layer ReLU networks against Du, Zhai, Poczos & Singh (ICLR 2019).
 
-The hand-written gradient against autograd; batched training against a loop over seeds and
-against a naive one-run reference (autograd steps, explicit formulas for every recorded
-quantity); the finite-width H(0) against the closed-form H-infinity (Monte Carlo, in
-standard errors); the theorem's linear rate at large width; smaller movement at larger
-width; the thinning schedule; early stopping, divergence and argument checks.
+Batched training (the driver with an ``NTKTracker``) against a loop over seeds and against
+a naive one-run reference (autograd steps, explicit formulas for every recorded quantity);
+the tracker under other stopping rules and compaction intervals; the stopping rules at
+their boundaries; the theorem's linear rate at large width; smaller movement at larger
+width; the thinning schedule; early stopping, divergence and argument checks. The model
+itself (gradient, H(0)) is tested in ``test_two_layer.py``.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ import torch
 from _tolerances import assert_close
 from landscope.kernels.dynamics import (
     Dynamics,
+    NTKTracker,
     bound,
     empirical_rate,
     record_schedule,
     train_two_layer,
-    two_layer_gram,
-    two_layer_init,
-    two_layer_loss_and_grad,
-    two_layer_output,
 )
+from landscope.kernels.two_layer import TwoLayerNTK, two_layer_gram, two_layer_init
+from landscope.optim import GD, STATUS, Stop, run
 
 DT = torch.float64
 FIELDS = (
@@ -64,63 +64,6 @@ def _problem(seed: int, n: int = 20, d: int = 10) -> tuple[torch.Tensor, torch.T
 
 def _phi(name: str):
     return torch.relu if name == "relu" else torch.tanh
-
-
-# -- the model -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
-@pytest.mark.parametrize("shared", [True, False])
-def test_hand_gradient_matches_autograd(activation: str, shared: bool) -> None:
-    R, m, n, d = 3, 50, 7, 4
-    gen = _gen(1)
-    X = _unit_inputs(n, d, gen, None if shared else R)
-    y = torch.randn(R, n, generator=gen, dtype=DT)
-    W, a = two_layer_init(R, m, d, generator=gen)
-    loss, G = two_layer_loss_and_grad(X, y, W, a, activation)
-    Wg = W.clone().requires_grad_()
-    Xb = X.expand(R, n, d)
-    u = (a[:, :, None] * _phi(activation)(Wg @ Xb.transpose(1, 2))).sum(1) / math.sqrt(m)
-    ref = 0.5 * (u - y).square().sum(1)
-    (g,) = torch.autograd.grad(ref.sum(), Wg)
-    assert G.shape == (R, m, d) and loss.shape == (R,)
-    assert_close(loss, ref.detach(), what="loss")
-    # default 1e-12: the same sums in another order (relu'(0) differs only on a null set)
-    assert_close(G, g, rtol=1e-12, atol=1e-12 * float(g.abs().max()), what="dL/dW")
-    assert_close(two_layer_output(X, W, a, activation), u.detach(), what="u")
-
-
-def test_init_shapes_and_signs() -> None:
-    W0, a = two_layer_init(4, 1000, 3, generator=_gen(0))
-    assert W0.shape == (4, 1000, 3) and a.shape == (4, 1000) and W0.dtype == DT
-    assert set(a.unique().tolist()) == {-1.0, 1.0}
-    # a_r uniform on +-1: the mean of 4000 signs is within 5 standard errors (1/sqrt 4000)
-    assert abs(float(a.mean())) < 5 / math.sqrt(4000)
-    W1, a1 = two_layer_init(4, 1000, 3, generator=_gen(0))
-    assert torch.equal(W0, W1) and torch.equal(a, a1)
-
-
-def test_gram_h0_approaches_h_infinity() -> None:
-    """E H(0) = H-infinity; each entry is (x_i.x_j / m) times a Binomial(m, p_ij) count."""
-    n, d, R = 10, 5, 2
-    gen = _gen(3)
-    X = _unit_inputs(n, d, gen)
-    Hinf = _h_inf_relu(X)
-    K = X @ X.T
-    p = (math.pi - torch.arccos(K.clamp(-1, 1))) / (2 * math.pi)  # P(both patterns on)
-    errs = []
-    for m in (2**8, 2**12, 2**16):
-        W0, a = two_layer_init(R, m, d, generator=gen)
-        H0 = two_layer_gram(X, W0, a)
-        assert H0.shape == (R, n, n)
-        se = K.abs() * torch.sqrt(p * (1 - p) / m)
-        z = ((H0 - Hinf).abs() / se.clamp_min(1e-300))[:, se > 0]
-        # 6 standard errors: 2 x 3 x 55 entries, and the count is a skewed binomial when
-        # p_ij is small (normal tails underestimate it at m = 256)
-        assert float(z.max()) < 6, f"m = {m}: |H(0) - H-inf| reaches {float(z.max()):.1f} se"
-        errs.append(float((H0 - Hinf).abs().amax()))
-    # the error falls like 1/sqrt(m): 16x from m = 2^8 to 2^16; ask for 4x
-    assert errs[2] < errs[0] / 4, errs
 
 
 # -- training against references -------------------------------------------------------
@@ -234,6 +177,97 @@ def test_recording_does_not_change_the_run() -> None:
     assert torch.equal(thin.W, every.W) and torch.equal(bare.W, every.W)
     for f in ("residual", "pattern_change", "weight_move", "gram_drift"):
         assert torch.equal(getattr(thin, f), getattr(every, f)[:, thin.steps]), f
+
+
+# -- the tracker and the stopping rules ------------------------------------------------
+
+RECORDS = ("residual", "pattern_change", "weight_move", "gram_drift")
+
+
+def _stopping_rows(R: int = 5, m: int = 64, shared: bool = True):
+    gen = _gen(19)
+    X = _unit_inputs(10, 5, gen, None if shared else R)
+    y = torch.randn(R, 10, generator=gen, dtype=DT)
+    W0, a = two_layer_init(R, m, 5, generator=gen)
+    return X, y, W0, a
+
+
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("check_every", [1, 4])
+def test_tracker_on_the_driver_matches_train_two_layer(check_every: int, shared: bool) -> None:
+    """The observer on a run of one's own: finished rows frozen for a few iterations
+    (check_every > 1) keep the values of their stop step; without a loss in the run
+    (no loss rule) the residual is recomputed."""
+    X, y, W0, a = _stopping_rows(shared=shared)
+    kw = dict(eta=0.6, steps=300, record_every=5, residual_tol=0.05)
+    ref = train_two_layer(X, y, W0, a, **kw)
+    assert len(set(ref.stop_step.tolist())) > 1 and ref.status_names().count("converged") >= 3
+    prob = TwoLayerNTK(X, y, a)
+    theta0 = W0.reshape(W0.shape[0], -1)
+    tracker = NTKTracker(prob, theta0, ref.steps)
+    stop = Stop(grad_tol=None, loss_target=0.5 * 0.05**2, max_steps=300, diverge=math.inf,
+                loss_growth=1e16, check_every=check_every)  # fmt: skip
+    out = run(prob, theta0, GD(0.6), stop=stop, observers=[tracker])
+    rec = tracker.records()
+    assert torch.equal(out.steps, ref.stop_step) and torch.equal(out.status, ref.status)
+    assert_close(tracker.lambda_min_H0, ref.lambda_min_H0, rtol=0, atol=0, what="lambda_min")
+    for f in RECORDS:
+        # default 1e-12: a smaller working batch may sum its products in another order
+        assert_close(rec[f], getattr(ref, f), what=f)
+    # no loss rule: the driver computes no loss, the tracker recomputes ||u - y||
+    bare = NTKTracker(prob, theta0, ref.steps, record_gram=False)
+    run(prob, theta0, GD(0.6), stop=Stop(grad_tol=None, max_steps=300), observers=[bare])
+    full = train_two_layer(X, y, W0, a, eta=0.6, steps=300, record_every=5)
+    rec = bare.records()
+    assert rec["gram_drift"] is None
+    for f in RECORDS[:3]:
+        assert_close(rec[f], getattr(full, f), what=f"{f} without a loss")
+
+
+def test_residual_tol_is_inclusive_at_the_boundary() -> None:
+    """A row stops at the first step with ||u - y|| <= residual_tol, to the last bit."""
+    X, y, W0, a = _stopping_rows(R=1, m=40)  # one row: the same trajectory in every run
+    free = train_two_layer(X, y, W0, a, eta=0.6, steps=120, record_every=1)
+    res = free.residual[0]
+    tol = float(res[37])
+    for t, strict in ((tol, False), (math.nextafter(tol, 0.0), True)):
+        dyn = train_two_layer(X, y, W0, a, eta=0.6, steps=120, record_every=1, residual_tol=t)
+        first = int(torch.nonzero(res <= t)[0])
+        assert dyn.status_names() == ["converged"] and int(dyn.stop_step[0]) == first
+        assert float(dyn.final_residual[0]) == float(res[first]) <= t
+        assert torch.equal(dyn.residual[0, : first + 1], res[: first + 1])
+        assert first == (38 if strict else 37)  # the residual decreases there
+
+
+def test_divergence_is_relative_to_the_initial_residual() -> None:
+    gen = _gen(17)
+    X = 3.0 * _unit_inputs(10, 4, gen)  # eta lambda_max(H) > 2: GD diverges
+    y = torch.randn(10, generator=gen, dtype=DT)
+    W0, a = two_layer_init(1, 200, 4, generator=gen)
+    free = train_two_layer(X, y, W0, a, eta=0.5, steps=60, record_every=1, diverge=1e300)
+    res = free.residual[0]
+    assert free.status_names() == ["max_steps"] and float(res[-1]) > 1e3 * float(res[0])
+    for factor in (10.0, 1e3):
+        k = int(torch.nonzero(res > factor * res[0])[0])
+        dyn = train_two_layer(X, y, W0, a, eta=0.5, steps=60, record_every=1, diverge=factor)
+        assert dyn.status_names() == ["diverged"] and int(dyn.stop_step[0]) == k
+        assert float(dyn.final_residual[0]) == float(res[k])
+        assert bool((dyn.residual[0, k:] == res[k]).all())  # later records repeat the stop
+
+
+def test_exact_critical_point_runs_its_budget() -> None:
+    """Every neuron off on every input: the gradient is exactly 0 and GD stays put; that
+    is not convergence (the residual is ||y||), so the row runs to ``steps``."""
+    X = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], dtype=DT)
+    W0 = -torch.ones(1, 2, 2, dtype=DT)
+    a = torch.tensor([[1.0, -1.0]], dtype=DT)
+    y = torch.tensor([1.0, -2.0, 0.5], dtype=DT)
+    dyn = train_two_layer(X, y, W0, a, eta=0.5, steps=30, residual_tol=1e-3)
+    assert dyn.status_names() == ["max_steps"] and dyn.stop_step.tolist() == [30]
+    assert dyn.status_names() == [STATUS[int(s)] for s in dyn.status]
+    assert torch.equal(dyn.W, W0) and bool((dyn.residual == y.norm()).all())
+    done = train_two_layer(X, y, W0, a, eta=0.5, steps=30, residual_tol=float(y.norm()))
+    assert done.status_names() == ["converged"] and done.stop_step.tolist() == [0]
 
 
 # -- the theory ------------------------------------------------------------------------

@@ -573,12 +573,14 @@ def test_result_keeps_the_stopping_rule_and_the_method() -> None:
         "stop_loss_target": 1e-3,
         "stop_max_steps": 50,
         "stop_diverge": 1e6,
+        "stop_loss_growth": None,
     }
     assert Stop().columns(prefix="gd_") == {
         "gd_grad_tol": 1e-9,
         "gd_loss_target": None,
         "gd_max_steps": 100_000,
         "gd_diverge": 1e12,
+        "gd_loss_growth": None,
     }
     assert run(quartic_bowl(), START, GD(0.5)).stop == Stop()  # the default rule
     part = res.select(torch.tensor([4, 0]))

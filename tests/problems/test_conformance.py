@@ -55,6 +55,7 @@ from landscope.problems import (
     Residuals,
     RowData,
     StopNorm,
+    TwoLayerRegression,
     planted,
 )
 
@@ -120,6 +121,15 @@ def _one_hidden(shared: bool, activation: str) -> OneHiddenRegression:
     if shared:
         return OneHiddenRegression(p.X[0], p.y[0], p.v[0], activation)
     return OneHiddenRegression(p.X, p.y, p.v, activation)
+
+
+def _two_layer(activation: str, shared: bool) -> TwoLayerRegression:
+    # one sample per row (R of them), or one sample shared by every row
+    X = torch.randn(R, 6, 2, generator=_gen(11), dtype=F64)
+    y = torch.randn(R, 6, generator=_gen(12), dtype=F64)
+    if shared:
+        return TwoLayerRegression(X[0], y[0], width=3, activation=activation)
+    return TwoLayerRegression(X, y, width=3, activation=activation)
 
 
 def _psd_quadratic() -> Quadratic:
@@ -232,6 +242,14 @@ FACTORIES: dict[type, list[Case]] = {
     Quadratic: [
         Case("quadratic-psd", _psd_quadratic, frozenset({KnownOptimum}), _psd_minimizer),
         Case("quadratic-indefinite", _indefinite_quadratic, frozenset({KnownOptimum})),
+    ],
+    TwoLayerRegression: [
+        Case(
+            f"two-layer-{act}-{'shared' if shared else 'rows'}",
+            (lambda act=act, shared=shared: _two_layer(act, shared)),
+            frozenset({RowData, Residuals, Factored}),
+        )
+        for act, shared in (("relu", False), ("tanh", False), ("softplus", True))
     ],
 }
 CASES = [c for cases in FACTORIES.values() for c in cases]

@@ -11,7 +11,7 @@ import torch
 from _tolerances import assert_close
 from landscope.critical import certify
 from landscope.problems import QuadraticNet
-from landscope.problems.deep_quadratic import DeepQuadraticNet, planted_targets
+from landscope.problems.deep_quadratic import DeepQuadraticNet, planted_data, planted_targets
 
 DT = torch.float64
 CASES = [((3,), False), ((3,), True), ((3, 2), False), ((3, 2), True), ((2, 3, 2), True)]
@@ -108,6 +108,21 @@ def test_planted_teacher_is_a_global_minimum_of_wider_students() -> None:
         loss, g = student.loss_and_grad(theta)
         assert float(loss) < 1e-25 and float(g.abs().max()) < 1e-12
         assert certify(student, theta).verdict.tolist() == ["global_min"]
+
+
+def test_planted_data_draws_inputs_then_the_teacher() -> None:
+    X, y = planted_data(50, 3, (2, 2), generator=torch.Generator().manual_seed(4))
+    assert X.shape == (50, 3) and y.shape == (50,) and X.dtype == y.dtype == torch.float64
+    gen = torch.Generator().manual_seed(4)
+    X_ref = torch.randn(50, 3, generator=gen, dtype=torch.float64)
+    y_ref, row = planted_targets(X_ref, (2, 2), gen)
+    assert torch.equal(X, X_ref) and torch.equal(y, y_ref)
+    # the targets are the teacher's: zero loss at its row
+    assert float(DeepQuadraticNet(X, y, widths=(2, 2)).loss(row[None])) < 1e-25
+    with pytest.raises(ValueError, match="m must be a positive integer"):
+        planted_data(0, 3, (2,), generator=gen)
+    with pytest.raises(ValueError, match="widths"):
+        planted_data(5, 3, (0,), generator=gen)
 
 
 def test_float32_matches_float64() -> None:

@@ -12,14 +12,17 @@ import pytest
 import torch
 
 from _tolerances import assert_close
+from landscope.convex import lifted_least_squares
 from landscope.critical import certify
 from landscope.optim import newton_polish
 from landscope.problems import Problem
 from landscope.problems.quadratic import (
+    TARGETS,
     VARIANTS,
     QuadraticNet,
     QuadraticPopulation,
     matrix_from_network,
+    quadratic_data,
 )
 from reference.quadratic_reference import (
     QuadraticReference,
@@ -496,3 +499,60 @@ def test_population_bad_input(kw: dict, msg: str) -> None:
     args = {"A": _sym(3, 0), "h": 2, **kw}
     with pytest.raises(ValueError, match=msg):
         QuadraticPopulation(**args)
+
+
+# -- the data sets of the shallow experiments ------------------------------------------
+
+
+def _gen(seed: int = 3) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_quadratic_data_is_reproducible_float64(target: str) -> None:
+    X, y = quadratic_data(target, 30, 4, generator=_gen())
+    assert X.shape == (30, 4) and y.shape == (30,)
+    assert X.dtype == y.dtype == torch.float64
+    X2, y2 = quadratic_data(target, 30, 4, generator=_gen())
+    assert torch.equal(X, X2) and torch.equal(y, y2)
+    # the inputs are drawn first: the same stream for every target
+    assert torch.equal(X, torch.randn(30, 4, generator=_gen(), dtype=torch.float64))
+
+
+def test_planted_targets_are_the_documented_quadratics() -> None:
+    # independent reference: the planted matrix, from the same stream drawn by hand
+    m, d = 40, 5
+    X, y = quadratic_data("gaussian", m, d, generator=_gen())
+    g = _gen()
+    torch.randn(m, d, generator=g, dtype=torch.float64)
+    G = torch.randn(d, d, generator=g, dtype=torch.float64)
+    A = (G + G.T) / 2
+    assert_close(y, torch.einsum("md,de,me->m", X, A, X), what="x'Ax")
+    # the identity target: the lifted least-squares fit is diag(s), s = +-1
+    X, y = quadratic_data("identity", m, d, generator=_gen())
+    M = lifted_least_squares(X, y).M
+    off = torch.as_tensor(M - np.diag(np.diag(M)))
+    assert_close(off, torch.zeros(d, d, dtype=DT), atol=1e-10, what="off-diagonal")
+    np.testing.assert_allclose(np.abs(np.diag(M)), 1.0, atol=1e-10)
+
+
+def test_nonplanted_targets_are_independent_with_the_identity_variance() -> None:
+    m, d = 20_000, 5
+    X, y = quadratic_data("nonplanted", m, d, generator=_gen(11))
+    # y ~ N(0, 2d): sample variance within 5 standard errors sqrt(2/m) (2d)
+    assert abs(float(y.var()) - 2 * d) <= 5 * math.sqrt(2 / m) * 2 * d
+    # no quadratic of x explains y: the lifted fit leaves almost all of its variance
+    assert lifted_least_squares(X, y).loss >= 0.9 * 0.5 * float(y.square().mean())
+
+
+@pytest.mark.parametrize(
+    ("args", "msg"),
+    [
+        (("planted", 5, 2), "unknown target 'planted'"),
+        (("identity", 0, 2), "m must be a positive integer"),
+        (("gaussian", 5, True), "d must be a positive integer"),
+    ],
+)
+def test_quadratic_data_bad_input(args: tuple, msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        quadratic_data(*args, generator=_gen())

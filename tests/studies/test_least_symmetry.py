@@ -1,48 +1,18 @@
-"""The least-symmetry study: covariances, the maximal-isotropy test, noise-scaled isotropy."""
+"""The least-symmetry study: its grid, validation, a small cell and its summary.
+
+The covariances, isotropy classes and noise-scaled isotropy it uses are tested with their
+rooms (tests/problems/test_covariance.py, tests/symmetry/test_classes.py).
+"""
 
 from __future__ import annotations
 
-import itertools
-
-import numpy as np
 import pytest
 import torch
 
 from landscope.studies import RunContext, get_study
-from landscope.studies.least_symmetry import (
-    STUDY,
-    covariance,
-    iso_class,
-    make_problem,
-    read_isotropy,
-    run_cell,
-    summarize,
-)
-from landscope.symmetry import isotropy
+from landscope.studies.least_symmetry import STUDY, make_problem, sample_problem
 
 BASE = {p.name: p.default[0] for p in STUDY.params}
-
-
-def _cls(W: np.ndarray, blocks: list[int]) -> str:
-    iso = isotropy(W, "SnxSd", 1e-9, col_blocks=blocks)
-    return iso_class(iso.col_orbits, iso.order, iso.name, blocks)
-
-
-def _young(k: int, sizes: list[int], gen: np.random.Generator) -> np.ndarray:
-    """A point fixed by Delta(S_a x S_b ...) on consecutive index blocks, and no more.
-
-    Within block p: diagonal a_p, off-diagonal b_pq towards block q; all values distinct.
-    """
-    edges = np.cumsum([0, *sizes])
-    W = np.empty((k, k))
-    vals = iter(gen.permutation(np.linspace(0.05, 0.95, 4 * len(sizes) ** 2)))
-    for p, q in itertools.product(range(len(sizes)), repeat=2):
-        W[edges[p] : edges[p + 1], edges[q] : edges[q + 1]] = next(vals)
-    for p in range(len(sizes)):
-        d = next(vals) + 1.0
-        for i in range(edges[p], edges[p + 1]):
-            W[i, i] = d
-    return W
 
 
 def test_registered_with_default_grid() -> None:
@@ -69,60 +39,30 @@ def test_validation_errors(overrides, words) -> None:
     assert "\n" not in str(exc.value)
 
 
-def test_covariances_and_their_symmetries() -> None:
-    d = 6
-    S, blocks = covariance("iso", d)
-    assert torch.equal(S, torch.eye(d, dtype=torch.float64)) and blocks == [0] * d
-    S, blocks = covariance("equi:0.3", d)
-    assert float(S[0, 0]) == 1.0 and float(S[0, 1]) == pytest.approx(0.3, abs=1e-15)
-    assert blocks == [0] * d
-    S, blocks = covariance("scales:2", d)
-    assert torch.equal(torch.diag(S), torch.tensor([1.0, 1, 1, 2, 2, 2], dtype=torch.float64))
-    assert blocks == [0, 0, 0, 1, 1, 1]
-    # Q Sigma Q' = Sigma exactly for the permutations inside the blocks, not across them
-    inside = [2, 0, 1, 5, 3, 4]
-    across = [3, 1, 2, 0, 4, 5]
-    assert torch.equal(S[inside][:, inside], S)
-    assert not torch.equal(S[across][:, across], S)
-    assert covariance("scales:1", d)[1] == [0] * d  # equal scales: one block again
+def test_protocol_constants_are_parameters() -> None:
+    assert {k: BASE[k] for k in ("grad_tol", "polish_from", "polish_tol", "refind_steps")} == {
+        "grad_tol": 1e-6,
+        "polish_from": 1e-5,
+        "polish_tol": 1e-12,
+        "refind_steps": 100,
+    }
+    assert (BASE["iso_factor"], BASE["stable_span"], BASE["data_seed"]) == (2.0, 2.0, 0)
 
 
-def test_iso_class_of_constructed_points() -> None:
-    gen = np.random.default_rng(0)
-    k = 8
-    one = [0] * k
-    assert _cls(np.eye(k), one) == "full"
-    assert _cls(_young(k, [7, 1], gen), one) == "maximal"  # Delta S_7
-    assert _cls(_young(k, [6, 2], gen), one) == "maximal"  # Delta(S_2 x S_6)
-    assert _cls(_young(k, [4, 4], gen), one) == "other"  # equal parts: not maximal
-    assert _cls(_young(k, [5, 2, 1], gen), one) == "other"  # two splits
-    assert _cls(gen.standard_normal((k, k)), one) == "other"  # trivial group
-    # two blocks of coordinates (Sigma = diag(1, 1, 1, 1, 2, 2, 2, 2))
-    two = [0] * 4 + [1] * 4
-    assert _cls(np.eye(k), two) == "full"
-    assert _cls(_young(k, [3, 1, 4], gen), two) == "maximal"  # Delta(S_3 x S_4)
-    assert _cls(_young(k, [3, 1, 3, 1], gen), two) == "other"  # both blocks split
-    assert _cls(_young(k, [2, 2, 4], gen), two) == "other"  # equal parts
-
-
-def test_read_isotropy_sees_the_group_through_sampling_noise() -> None:
-    """W_A, W_B = one Delta S_7 point plus independent noise of size 1e-3: read at twice
-    max |W_A - W_B|, the group is Delta S_7 (entry classes differ by >= 0.03), stable."""
-    gen = np.random.default_rng(3)
-    W = _young(8, [7, 1], gen)
-    WA = W + 1e-3 * gen.uniform(-1, 1, W.shape)
-    WB = W + 1e-3 * gen.uniform(-1, 1, W.shape)
-    got = read_isotropy(WA, WB, [0] * 8)
-    assert got["isotropy"] == "Delta S_7" and got["iso_order"] == 5040
-    assert got["iso_class"] == "maximal" and got["iso_stable"]
-    assert got["noise"] <= 2e-3 and got["iso_tol"] == 2 * got["noise"]
-    # without the noise scale (tolerance 1e-9) the same point looks trivial
-    assert isotropy(WA, "SnxSd", 1e-9).name == "trivial"
+def test_samples_a_and_b() -> None:
+    """Sample A is drawn with data_seed, B with data_seed + 1; the teacher W* = I fits both."""
+    cfg = BASE | {"k": 4, "m": 50, "sigma": "scales:2"}
+    a, b = make_problem(cfg), sample_problem(cfg, cfg["data_seed"] + 1)
+    assert not torch.equal(a.X, b.X)
+    assert torch.equal(make_problem(cfg | {"data_seed": 1}).X, b.X)
+    eye = torch.eye(4, dtype=torch.float64).reshape(1, -1)
+    assert float(a.loss(eye)[0]) == 0.0 and float(b.loss(eye)[0]) == 0.0
+    assert make_problem(cfg, dtype="float32").dtype == torch.float32
 
 
 def test_run_cell_rows_and_summary() -> None:
     cfg = BASE | {"k": 4, "m": 400, "max_steps": 300}
-    rows = run_cell(cfg, [0, 1, 2], RunContext())
+    rows = STUDY.run_cell(cfg, [0, 1, 2], RunContext())
     assert [r["seed"] for r in rows] == [0, 1, 2]
     prob = make_problem(cfg)
     for r in rows:
@@ -133,7 +73,7 @@ def test_run_cell_rows_and_summary() -> None:
         assert loss == pytest.approx(r["loss"], rel=1e-12, abs=1e-15)
         if r["verdict"] != "spurious_min":
             assert r["isotropy"] is None
-    summary = summarize([r | cfg for r in rows])
+    summary = STUDY.summarize([r | cfg for r in rows])
     head = summary[0]
     assert head["isotropy"] == "(all spurious)" and head["runs"] == 3
     assert head["count"] == sum(r["verdict"] == "spurious_min" for r in rows)
@@ -144,10 +84,20 @@ def test_summary_counts_types_and_maximal_fraction() -> None:
     mk = dict.fromkeys(STUDY.columns)
 
     def row(seed, verdict, iso=None, cls=None, vb=None):
-        return mk | cfg | {"seed": seed, "verdict": verdict, "loss": 0.01, "eig_min": 1e-3,
-                           "isotropy": iso, "iso_order": 5040 if iso else None,
-                           "iso_class": cls, "verdict_b": vb, "noise": 0.05 if iso else None,
-                           "iso_stable": True if iso else None}  # fmt: skip
+        return {
+            **mk,
+            **cfg,
+            "seed": seed,
+            "verdict": verdict,
+            "loss": 0.01,
+            "eig_min": 1e-3,
+            "isotropy": iso,
+            "iso_order": 5040 if iso else None,
+            "iso_class": cls,
+            "verdict_b": vb,
+            "noise": 0.05 if iso else None,
+            "iso_stable": True if iso else None,
+        }
 
     rows = [
         row(0, "global_min"),
@@ -156,7 +106,7 @@ def test_summary_counts_types_and_maximal_fraction() -> None:
         row(3, "spurious_min", "order 48 group", "other", "spurious_min"),
         row(4, "spurious_min", None, None, "saddle"),  # not re-found on B
     ]
-    head, *types = summarize(rows)
+    head, *types = STUDY.summarize(rows)
     assert (head["runs"], head["global"], head["count"], head["spurious_on_b"]) == (5, 1, 4, 3)
     assert head["maximal_fraction"] == pytest.approx(2 / 3)
     assert [(t["isotropy"], t["count"], t["class"]) for t in types] == [

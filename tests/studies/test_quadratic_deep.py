@@ -12,9 +12,10 @@ import torch
 from landscope.cli import main
 from landscope.problems.deep_quadratic import DeepQuadraticNet
 from landscope.studies import RunContext, get_study
-from landscope.studies.quadratic_deep import make_data, n_samples, run_cell, summarize
+from landscope.studies.quadratic_deep import make_data, n_samples
 
 STUDY = get_study("quadratic-deep")
+run_cell, summarize = STUDY.run_cell, STUDY.summarize
 BASE = {p.name: p.default[0] for p in STUDY.params}
 
 
@@ -38,6 +39,15 @@ def test_data_is_planted_and_shared_by_variants_and_widths() -> None:
     assert float(y.var()) > 0
 
 
+def test_problem_and_its_global_value() -> None:
+    X, y = make_data(cfg())
+    prob = STUDY.make_problem(cfg(h=3, variant="added_norm"))
+    assert torch.equal(prob.X, X) and torch.equal(prob.y, y)
+    assert prob.widths == (3, 3) and prob.added_norm and prob.global_min == 0.0
+    # narrower than the teacher: the global value is unknown
+    assert STUDY.make_problem(cfg(h=1)).global_min is None
+
+
 def test_a_cell_end_to_end() -> None:
     c = cfg(h=4)
     rows = run_cell(c, [0, 1, 2, 3], RunContext())
@@ -52,11 +62,13 @@ def test_a_cell_end_to_end() -> None:
         loss = float(prob.loss(torch.as_tensor(r["params"])[None]))
         assert loss == pytest.approx(r["loss"], rel=1e-9, abs=1e-300)
         assert r["loss_gap"] == pytest.approx(r["loss"] / L0, rel=1e-12)
-        assert r["reached_global"] == (r["loss_gap"] <= c["gap_tol"])
+        assert r["reached_global"] == (r["loss_gap"] <= c["rel_gap_tol"])
         if r["reached_global"]:
             # the global value is 0 for h >= teacher; a row still creeping into a
             # degenerate zero-loss minimum can miss grad_tol, never be a saddle or minimum
             assert r["verdict"] in ("global_min", "not_converged")
+        if r["verdict"] == "global_min":  # no spectrum for rows at the global value
+            assert r["eig_method"] == "none"
     # measured: every run of this cell reaches the teacher (loss / L0 <= 1e-10)
     assert all(r["reached_global"] for r in rows)
 

@@ -13,9 +13,10 @@ from landscope.cli import main
 from landscope.convex import lifted_least_squares
 from landscope.problems import QuadraticNet
 from landscope.studies import RunContext, get_study
-from landscope.studies.quadratic_nets import make_data, run_cell, summarize
+from landscope.studies.quadratic_nets import make_data, make_problem
 
 STUDY = get_study("quadratic-nets")
+run_cell, summarize = STUDY.run_cell, STUDY.summarize
 BASE = {p.name: p.default[0] for p in STUDY.params}
 
 
@@ -41,6 +42,21 @@ def test_data_is_shared_and_planted(setup: str) -> None:
     assert (sol.loss < 1e-20) == planted
 
 
+def test_problem_knows_the_global_value_once_every_matrix_is_representable() -> None:
+    X, y = make_data(cfg(setup="gaussian"))
+    ls = lifted_least_squares(X, y).loss
+    assert STUDY.make_problem is make_problem
+    # h >= d units, or h >= d - 1 with the added norm (d = 4)
+    assert make_problem(cfg(setup="gaussian", h=4)).global_min == ls
+    assert make_problem(cfg(setup="gaussian", h=3)).global_min is None
+    assert make_problem(cfg(setup="gaussian", h=3, variant="added_norm")).global_min == ls
+    assert make_problem(cfg(setup="gaussian", h=2, variant="added_norm")).global_min is None
+    # the read-off point is a regular network, never trained: float64 whatever is asked
+    prob = make_problem(cfg(variant="least_squares", h=3), dtype="float32")
+    assert prob.variant == "regular" and prob.dtype == torch.float64
+    assert make_problem(cfg(variant="orthogonal"), dtype="float32").dtype == torch.float32
+
+
 @pytest.mark.parametrize("variant", ["regular", "added_norm", "orthogonal", "least_squares"])
 def test_cells_with_h_above_d_reach_the_convex_optimum(variant: str) -> None:
     c = cfg(setup="gaussian", variant=variant, h=6)
@@ -54,9 +70,12 @@ def test_cells_with_h_above_d_reach_the_convex_optimum(variant: str) -> None:
         # the convex optimum is a lower bound of every run (loss includes any penalty)
         assert r["loss"] >= sol.loss - 1e-12
         if r["reached_global"]:
-            assert r["loss_gap"] <= c["gap_tol"] and r["normalized_error"] < 1e-3
+            assert r["loss_gap"] <= c["rel_gap_tol"] and r["normalized_error"] < 1e-3
     if variant in ("added_norm", "least_squares", "orthogonal"):
         assert all(r["reached_global"] for r in rows)
+    if variant == "least_squares":  # read off M*: not trained, not polished
+        assert all(r["steps"] == 0 and r["opt_status"] == "none" for r in rows)
+        assert all(r["polish_iters"] == 0 for r in rows)
 
 
 def test_least_squares_below_rank_is_the_truncation() -> None:
@@ -78,7 +97,8 @@ def test_summary() -> None:
     rows = [
         {"config_hash": "x", "setup": "identity", "variant": "regular", "d": 4, "h": 4,
          "reached_global": g, "normalized_error": e, "verdict": v, "n_neg": nn, "steps": 5,
-         "cell_wall_s": 0.5, "a_pos": ap, "a_neg": 4 - ap, "mstar_pos": 2, "mstar_neg": 2}
+         "cell_wall_s": 0.5, "a_pos": ap, "a_neg": 4 - ap, "mstar_pos": 2, "mstar_neg": 2,
+         "signs_short": ap < 2 or 4 - ap < 2}
         for g, e, v, nn, ap in [(True, 0.0, "global_min", 0, 2), (False, 0.3, "degenerate", 0, 1),
                                 (False, 0.1, "saddle", 2, 2), (True, 0.0, "global_min", 0, 3)]
     ]  # fmt: skip
@@ -133,6 +153,7 @@ def test_no_run_reaches_the_optimum_with_too_few_signs() -> None:
     c = cfg(setup="identity", variant="regular", h=4)
     rows = run_cell(c, list(range(16)), RunContext())
     short = [r["a_pos"] < r["mstar_pos"] or r["a_neg"] < r["mstar_neg"] for r in rows]
+    assert [r["signs_short"] for r in rows] == short
     assert all(r["a_pos"] + r["a_neg"] <= 4 for r in rows)
     assert any(short)
     for r, s in zip(rows, short, strict=True):

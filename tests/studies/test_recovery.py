@@ -11,7 +11,9 @@ import pytest
 
 from landscope.cli import main
 from landscope.studies import RunContext, get_study, studies
-from landscope.studies.recovery import STUDY, run_cell, summarize
+from landscope.studies.recovery import STUDY, run_cell
+
+summarize = STUDY.summarize
 
 BASE = {p.name: p.default[0] for p in STUDY.params}
 
@@ -86,6 +88,12 @@ def test_a_cell_and_batch_independence() -> None:
         assert alone["success"] == row["success"] and alone["v_right"] == row["v_right"]
         assert alone["init_error"] == pytest.approx(row["init_error"], rel=0, abs=1e-6)
         np.testing.assert_allclose(alone["params"], row["params"], rtol=0, atol=1e-4)
+
+
+def test_a_runs_problem_is_drawn_from_its_seed() -> None:
+    # no stored run's problem from the configuration alone: its teacher is its seed's
+    with pytest.raises(ValueError, match="drawn from its seed"):
+        STUDY.make_problem(cfg())
 
 
 def test_known_second_layer_uses_v_star() -> None:

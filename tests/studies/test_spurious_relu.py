@@ -16,10 +16,11 @@ import pytest
 from landscope.cli import main
 from landscope.critical import VERDICTS
 from landscope.studies import RunContext, get_study
-from landscope.studies.spurious_relu import make_problem, run_cell, summarize
+from landscope.studies.spurious_relu import make_problem
 from landscope.sweep import STORE_FILE, ResultStore, run_study
 
 STUDY = get_study("spurious-relu")
+run_cell, summarize = STUDY.run_cell, STUDY.summarize
 BASE = {p.name: p.default[0] for p in STUDY.params}
 
 
@@ -81,7 +82,7 @@ def test_batched_cell_equals_per_seed_cells() -> None:
 
 
 def test_float32_training_is_certified_in_float64() -> None:
-    rows = run_cell(cfg(k=4, extra=0, gd_tol=1e-4), list(range(4)), RunContext(dtype="float32"))
+    rows = run_cell(cfg(k=4, extra=0, grad_tol=1e-4), list(range(4)), RunContext(dtype="float32"))
     assert {r["verdict"] for r in rows} == {"global_min"}
     assert all(r["grad_norm"] <= 1e-10 for r in rows)
 
@@ -129,7 +130,7 @@ def test_cli_run_show_json_plot(tmp_path: Path, capsys) -> None:
         (["--seeds", "0"], "seeds must be a positive integer; got 0."),
         (["--set", "width=3"], "has no parameter 'width'"),
         (["--set", "optimizer=sgd"], "optimizer must be one of gd, adam; got 'sgd'."),
-        (["--set", "gd_tol=nan"], "gd_tol must be a positive number"),
+        (["--set", "grad_tol=nan"], "grad_tol must be a positive number"),
         (["--set", "k=6", "--set", "train_a=2"], "train_a must be 0 or 1"),
         # refused before training: no route of certify takes P = 91^2 for this problem
         (

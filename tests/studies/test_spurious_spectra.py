@@ -1,4 +1,8 @@
-"""The spurious-spectra study: symmetry bookkeeping, and a small run through the CLI."""
+"""The spurious-spectra study: its parameters, and a small run through the CLI.
+
+The representation theory and spectrum splits it uses are tested with their rooms
+(tests/symmetry/test_irreducible.py, tests/spectrum/test_outliers.py).
+"""
 
 from __future__ import annotations
 
@@ -6,52 +10,21 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from landscope.cli import main
-from landscope.problems import ReluTeacherStudent
-from landscope.studies import get_study
-from landscope.studies.spurious_spectra import (
-    _clusters,
-    _is_sum_partition,
-    family,
-    predicted_dimensions,
-)
+from landscope.studies import RunContext, get_study
+from landscope.studies.spurious_spectra import STUDY
 
 
-@pytest.mark.parametrize("k", range(3, 13))
-def test_predicted_dimensions_fill_the_space(k: int) -> None:
-    assert sum(predicted_dimensions(k)) == k * k
+def test_parameters_hold_the_protocol_constants() -> None:
+    """The isotropy, clustering and bulk-edge tolerances are stored parameters."""
+    (cell,) = STUDY.cells({"k": [8]})
+    assert cell == {"k": 8, "iso_tol": 1e-6, "distinct_tol": 1e-6, "bulk_edge": 0.5}
 
 
-def test_sum_partition() -> None:
-    assert _is_sum_partition([28, 20, 7, 7, 1, 1], predicted_dimensions(8))  # observed, k = 8
-    assert _is_sum_partition(predicted_dimensions(8), predicted_dimensions(8))
-    assert not _is_sum_partition([26, 22, 7, 7, 1, 1], predicted_dimensions(8))  # 26: no subset
-    assert not _is_sum_partition([64], [60, 3])
-
-
-@pytest.mark.parametrize("k", [4, 5, 6, 9, 11])
-def test_global_minimum_spectrum_has_the_multiplicities_of_delta_sk(k: int) -> None:
-    """At W = I the exact (dense, closed-form) Hessian's eigenvalue multiplicities are sums
-    of the Delta S_k-irreducible dimensions, each used once; clustering at 1e-6 (1 + |l|)
-    is safe: distinct eigenvalues there are >= 0.01 apart, rounding is ~1e-15."""
-    prob = ReluTeacherStudent(k=k)
-    ev = torch.linalg.eigvalsh(prob.hessian(torch.eye(k, dtype=torch.float64).reshape(1, -1)))
-    mults = [m for _, m in _clusters(ev[0].numpy())]
-    assert _is_sum_partition(mults, predicted_dimensions(k)), mults
-    # and a generic symmetric point would not: perturbing W breaks the multiplicities
-    W = torch.eye(k, dtype=torch.float64) + 0.05 * torch.randn(
-        k, k, generator=torch.Generator().manual_seed(k), dtype=torch.float64
-    )
-    ev2 = torch.linalg.eigvalsh(prob.hessian(W.reshape(1, -1)))[0].numpy()
-    assert max(m for _, m in _clusters(ev2)) == 1
-
-
-def test_family_names_line_up_across_k() -> None:
-    assert family("Delta S_8", 9) == family("Delta S_6", 7) == "Delta S_(k-1)"
-    assert family("Delta(S_2 x S_7)", 9) == "Delta(S_2 x S_(k-2))"
-    assert family("trivial", 9) == "trivial"
+def test_needs_the_sweep_for_the_source_runs() -> None:
+    with pytest.raises(ValueError, match="reads spurious-relu results: run it through the sweep"):
+        STUDY.run_cell(STUDY.cells({"k": [6]})[0], [0, 1], RunContext())
 
 
 @pytest.mark.slow
@@ -64,8 +37,8 @@ def test_cli_run_finds_delta_s7_minima_at_k8(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["show", "spurious-spectra", "--out", out, "--format", "json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    for key in ("k", "isotropy", "order", "count", "loss_mean", "eig_min", "eig_max",
-                "distinct_eigs"):  # fmt: skip
+    keys = ("k", "isotropy", "order", "count", "loss_mean", "eig_min", "eig_max", "distinct_eigs")
+    for key in keys:
         assert all(key in c for c in summary)
     glob = [c for c in summary if "global" in c["isotropy"]]
     spur = [c for c in summary if "global" not in c["isotropy"]]

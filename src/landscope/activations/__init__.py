@@ -26,12 +26,25 @@ from .moments import (
 )
 from .population import LocalConvexity, local_convexity, pair_moment, population_hessian
 from .registry import Activation, get, is_odd, names, register, relu, unregister
+from .table import (
+    REFERENCE_V,
+    REFERENCE_W,
+    ActivationRow,
+    ActivationTable,
+    activation_table,
+    reference_teacher,
+)
 
 __all__ = [
+    "REFERENCE_V",
+    "REFERENCE_W",
     "Activation",
     "ActivationReport",
+    "ActivationRow",
+    "ActivationTable",
     "ArcCosPairs",
     "LocalConvexity",
+    "activation_table",
     "alpha",
     "alphas",
     "arccos_pairs",
@@ -47,6 +60,7 @@ __all__ = [
     "pair_moment",
     "population_hessian",
     "properties",
+    "reference_teacher",
     "register",
     "relu",
     "report",

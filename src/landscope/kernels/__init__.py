@@ -24,32 +24,44 @@ from .analytic import (
     ntk_gram,
     spectrum_summary,
 )
-from .datasets import digits, load_points, sphere
+from .datasets import DATA_SOURCES, DATA_SUFFIXES, DEFAULT_N, digits, load_points, points, sphere
 from .dynamics import (
     Dynamics,
+    NTKTracker,
     bound,
     empirical_rate,
     record_schedule,
     train_two_layer,
-    two_layer_gram,
-    two_layer_init,
 )
 from .empirical import empirical_ntk
+from .report import NtkReport, ntk_report
+from .ridge import RidgeFit, kernel_ridge
+from .two_layer import TwoLayerNTK, two_layer_gram, two_layer_init
 
 __all__ = [
     "ANGULAR_NODES",
     "DEFAULT_KIND",
     "Dynamics",
+    "NTKTracker",
+    "TwoLayerNTK",
     "bound",
     "empirical_rate",
     "ntk_cross",
     "record_schedule",
+    "RidgeFit",
+    "kernel_ridge",
     "train_two_layer",
     "two_layer_gram",
     "two_layer_init",
     "KINDS",
     "RADIAL_NODES",
     "KernelSpectrum",
+    "DATA_SOURCES",
+    "DATA_SUFFIXES",
+    "DEFAULT_N",
+    "NtkReport",
+    "ntk_report",
+    "points",
     "digits",
     "empirical_ntk",
     "kernel_spectrum",

@@ -1,32 +1,20 @@
 """Gradient descent on over-parameterized two-layer networks, tracked against NTK theory.
 
 Du, Zhai, Poczos & Singh, "Gradient descent provably optimizes over-parameterized neural
-networks" (ICLR 2019). The network and loss are
+networks" (ICLR 2019). The network, loss and Gram matrix H(W) are those of
+``kernels.two_layer`` (``TwoLayerNTK``): u = (1 / sqrt m) sum_r a_r relu(w_r . x) with
+a_r = +-1 fixed, L(W) = 1/2 ||u - y||^2, trained by GD with a fixed step
+W(k+1) = W(k) - eta dL/dW, and u(k+1) - y ~ (I - eta H(k)) (u(k) - y). Theorem 4.1: with
+H-infinity = E H(0) and lambda_0 its smallest eigenvalue, for m large enough and eta
+small enough, ||u(k) - y||^2 <= (1 - eta lambda_0 / 2)^k ||u(0) - y||^2, while every w_r
+stays within O(sqrt(n) ||u(0) - y|| / (sqrt(m) lambda_0)) of its start and few activation
+patterns 1{w_r . x_i >= 0} ever flip.
 
-    f(W, a, x) = (1 / sqrt m) sum_{r <= m} a_r relu(w_r . x),
-    L(W) = 1/2 sum_{i <= n} (f(W, a, x_i) - y_i)^2          (a sum, as in the paper),
-
-with a_r = +-1 fixed, w_r(0) ~ N(0, I_d) and unit-norm inputs; only W is trained, by GD
-with a fixed step: W(k+1) = W(k) - eta dL/dW, where
-
-    dL/dw_r = (1 / sqrt m) a_r sum_i (u_i - y_i) 1{w_r . x_i >= 0} x_i,   u_i = f(W, a, x_i).
-
-The paper's Gram matrix at step k is
-
-    H(k)_ij = (1/m) x_i . x_j sum_r a_r^2 1{w_r(k) . x_i >= 0, w_r(k) . x_j >= 0}
-
-(for another activation phi: phi'(w_r . x_i) phi'(w_r . x_j) in place of the indicators),
-and u(k+1) - y ~ (I - eta H(k)) (u(k) - y). Theorem 4.1: with H-infinity = E H(0) and
-lambda_0 its smallest eigenvalue, for m large enough and eta small enough,
-||u(k) - y||^2 <= (1 - eta lambda_0 / 2)^k ||u(0) - y||^2, while every w_r stays within
-O(sqrt(n) ||u(0) - y|| / (sqrt(m) lambda_0)) of its start and few activation patterns
-1{w_r . x_i >= 0} ever flip. ``train_two_layer`` runs R such trainings (seeds) as one
-tensor computation and records those quantities; ``bound`` and ``empirical_rate`` turn
-them into the comparison the paper makes. lambda_0 itself (the closed-form
-H-infinity) is computed elsewhere in ``landscope.kernels`` and passed in.
-
-The ReLU derivative at 0 is taken as 1 here (the paper's 1{. >= 0}); torch's relu'(0) is 0.
-The two differ only on a set of measure zero.
+``train_two_layer`` runs R such trainings (seeds) as one batch through the optimization
+driver (``landscope.optim.run`` with ``GD(eta)``), whose observer ``NTKTracker`` records
+those quantities at scheduled steps; ``bound`` and ``empirical_rate`` turn them into the
+comparison the paper makes. lambda_0 itself (the closed-form H-infinity) is computed
+elsewhere in ``landscope.kernels`` and passed in.
 """
 
 from __future__ import annotations
@@ -38,29 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import activations as acts
-from .._validate import check_finite
+from ..optim import GD, STATUS, Stop, View, run
+from .two_layer import TwoLayerNTK, _check_inputs, _exact_counts, _gram
 
 __all__ = [
-    "DYNAMICS_STATUS",
     "Dynamics",
+    "NTKTracker",
     "bound",
     "empirical_rate",
     "record_schedule",
     "train_two_layer",
-    "two_layer_gram",
-    "two_layer_init",
-    "two_layer_loss_and_grad",
-    "two_layer_output",
 ]
-
-# Same codes as ``landscope.optim.STATUS`` (1 converged, 2 max_steps, 3 diverged).
-DYNAMICS_STATUS = ("running", "converged", "max_steps", "diverged")
-_CONVERGED, _MAX_STEPS, _DIVERGED = 1, 2, 3
-
-# Entries of sum_r 1{.}1{.} are integers <= m: float32 holds them (and every partial sum)
-# exactly up to 2^24, at half the cost of a float64 product.
-_EXACT_COUNT_MAX_M = 2**24
 
 
 @dataclass(frozen=True)
@@ -81,7 +57,7 @@ class Dynamics:
         final_residual: (R,) ||u - y|| at the final weights.
         lambda_min_H0: (R,) smallest eigenvalue of the finite-width H(0).
         stop_step: (R,) the step at which each row stopped (``steps[-1]`` if it ran on).
-        status: (R,) codes into ``DYNAMICS_STATUS``: 1 converged (residual <=
+        status: (R,) codes into ``landscope.optim.STATUS``: 1 converged (residual <=
             ``residual_tol``), 2 max_steps, 3 diverged.
         eta: the step size.
         activation: the activation's registry name.
@@ -103,184 +79,11 @@ class Dynamics:
     residual_tol: float | None
 
     def status_names(self) -> list[str]:
-        return [DYNAMICS_STATUS[int(s)] for s in self.status]
+        return [STATUS[int(s)] for s in self.status]
 
     def rate(self, floor: float = 1e-10) -> torch.Tensor:
         """``empirical_rate`` of the recorded residuals, each row up to its stop step."""
         return empirical_rate(self.residual, self.steps, floor=floor, stop_step=self.stop_step)
-
-
-# -- the model -------------------------------------------------------------------------
-
-
-def two_layer_init(
-    R: int,
-    m: int,
-    d: int,
-    *,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float64,
-    device: torch.device | str | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The paper's initialization for R runs: w_r(0) ~ N(0, I_d), a_r uniform on {-1, +1}.
-
-    Draws on the generator's device (W0 first, then a), then moves to ``device``.
-
-    Returns:
-        W0 (R, m, d) and a (R, m), both of ``dtype``.
-
-    Raises:
-        ValueError: R, m or d below 1.
-    """
-    if min(R, m, d) < 1:
-        raise ValueError(f"need R, m, d >= 1; got R = {R}, m = {m}, d = {d}.")
-    gdev = generator.device if generator is not None else torch.device("cpu")
-    W0 = torch.randn(R, m, d, generator=generator, dtype=dtype, device=gdev)
-    a = torch.randint(0, 2, (R, m), generator=generator, device=gdev).to(dtype) * 2 - 1
-    if device is not None:
-        W0, a = W0.to(device), a.to(device)
-    return W0, a
-
-
-def _check_inputs(
-    X: torch.Tensor, W: torch.Tensor, a: torch.Tensor, y: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Shapes and finiteness; returns X and y in W's dtype and device (X (n, d) or (R, n, d))."""
-    if W.ndim != 3:
-        raise ValueError(f"W has shape {tuple(W.shape)}; expected (R, m, d).")
-    R, m, d = W.shape
-    if a.shape != (R, m):
-        raise ValueError(f"a has shape {tuple(a.shape)}; expected (R, m) = ({R}, {m}).")
-    if X.ndim not in (2, 3) or X.shape[-1] != d or (X.ndim == 3 and X.shape[0] != R):
-        raise ValueError(
-            f"X has shape {tuple(X.shape)}; expected (n, {d}) shared by all runs or "
-            f"(R, n, {d}) = ({R}, n, {d}) per run."
-        )
-    n = X.shape[-2]
-    if y is not None and (
-        y.ndim not in (1, 2) or y.shape[-1] != n or y.shape[:-1] not in ((), (R,))
-    ):
-        raise ValueError(f"y has shape {tuple(y.shape)}; expected ({n},) or ({R}, {n}).")
-    if not W.dtype.is_floating_point:
-        raise ValueError(f"W has dtype {W.dtype}; use float64 or float32.")
-    for name, t in (("X", X), ("W", W), ("a", a)) + ((("y", y),) if y is not None else ()):
-        check_finite(name, t)
-    X = X.to(dtype=W.dtype, device=W.device)
-    if y is not None:
-        y = y.to(dtype=W.dtype, device=W.device)
-    return X, a.to(dtype=W.dtype, device=W.device), y
-
-
-def _xt(X: torch.Tensor) -> torch.Tensor:
-    return X.transpose(-1, -2).contiguous()
-
-
-def two_layer_output(
-    X: torch.Tensor, W: torch.Tensor, a: torch.Tensor, activation: str = "relu"
-) -> torch.Tensor:
-    """u_i = (1 / sqrt m) sum_r a_r phi(w_r . x_i) for every run: (R, n).
-
-    Args:
-        X: inputs (n, d) shared by all runs, or (R, n, d).
-        W: first-layer weights (R, m, d).
-        a: output weights (R, m).
-    """
-    X, a, _ = _check_inputs(X, W, a)
-    act = acts.get(activation)
-    a_s = a / math.sqrt(W.shape[1])
-    return torch.bmm(a_s[:, None, :], act.phi(W @ _xt(X))).squeeze(1)
-
-
-def two_layer_loss_and_grad(
-    X: torch.Tensor,
-    y: torch.Tensor,
-    W: torch.Tensor,
-    a: torch.Tensor,
-    activation: str = "relu",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """L = 1/2 sum_i (u_i - y_i)^2 (R,) and the hand-written dL/dW (R, m, d).
-
-    dL/dw_r = (1 / sqrt m) a_r sum_i (u_i - y_i) phi'(w_r . x_i) x_i, with ReLU's
-    derivative 1{w_r . x_i >= 0} as in the paper. The same kernels as the training loop.
-    """
-    X, a, y = _check_inputs(X, W, a, y)
-    step = _Step(X, y, a, acts.get(activation))
-    Z = torch.empty(W.shape[0], W.shape[1], X.shape[-2], dtype=W.dtype, device=W.device)
-    P = torch.empty(Z.shape, dtype=torch.bool, device=W.device)
-    e, D = step.forward(W, Z, P)
-    G = torch.empty_like(W)
-    step.grad(e, D, Z, G)
-    return 0.5 * e.square().sum(1), G * step.a_s[:, :, None]
-
-
-def _gram(
-    D: torch.Tensor, a: torch.Tensor, K: torch.Tensor, exact_counts: bool, dtype: torch.dtype
-) -> torch.Tensor:
-    """H_ij = (1/m) K_ij sum_r a_r^2 D_ri D_rj from D (R, m, n) (bool for ReLU), K (., n, n)."""
-    m = D.shape[1]
-    if exact_counts:  # ReLU with |a_r| = 1: integer counts, exact in float32
-        Pf = D.to(torch.float32)
-        C = (Pf.transpose(1, 2) @ Pf).to(dtype)
-    else:
-        Dw = D.to(dtype) * a.abs()[:, :, None]
-        C = Dw.transpose(1, 2) @ Dw
-    return K * C / m
-
-
-def _exact_counts(relu: bool, a: torch.Tensor) -> bool:
-    return relu and a.shape[1] <= _EXACT_COUNT_MAX_M and bool((a.abs() == 1).all())
-
-
-def two_layer_gram(
-    X: torch.Tensor, W: torch.Tensor, a: torch.Tensor, activation: str = "relu"
-) -> torch.Tensor:
-    """The finite-width Gram matrix H(W) of every run, (R, n, n).
-
-    H_ij = (1/m) x_i . x_j sum_r a_r^2 phi'(w_r . x_i) phi'(w_r . x_j); for ReLU the
-    indicators 1{w_r . x >= 0}. At W(0) its expectation is H-infinity (Du et al., eq. 3.1).
-    """
-    X, a, _ = _check_inputs(X, W, a)
-    act = acts.get(activation)
-    relu = act.name == "relu"
-    Z = W @ _xt(X)
-    D = Z >= 0 if relu else act.dphi(Z)
-    return _gram(D, a, X @ _xt(X), _exact_counts(relu, a), W.dtype)
-
-
-class _Step:
-    """The hot loop's kernels on preallocated buffers (large allocations cost page faults).
-
-    ReLU: Z = W X' (R', m, n) in place, P = 1{Z >= 0}, Z <- relu(Z), u = a_s' Z, then
-    Z <- P * e and G = Z X: two thin matmuls and three elementwise passes per step.
-    """
-
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, a: torch.Tensor, act) -> None:
-        self.act = act
-        self.relu = act.name == "relu"
-        self.set(X, y, a)
-
-    def set(self, X: torch.Tensor, y: torch.Tensor, a: torch.Tensor) -> None:
-        self.X, self.Xt, self.y = X, _xt(X), y
-        self.a_s = a / math.sqrt(a.shape[1])
-
-    def forward(
-        self, W: torch.Tensor, Z: torch.Tensor, P: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Residuals e = u - y (R', n) and phi'(Z) (for ReLU: P itself, bool)."""
-        torch.matmul(W, self.Xt, out=Z)
-        if self.relu:
-            torch.ge(Z, 0, out=P)
-            Z.clamp_min_(0)
-            F, D = Z, P
-        else:  # Z stays the pre-activation: the sign pattern is read from it
-            F, D = self.act.phi(Z), self.act.dphi(Z)
-        e = torch.bmm(self.a_s[:, None, :], F).squeeze(1) - self.y
-        return e, D
-
-    def grad(self, e: torch.Tensor, D: torch.Tensor, Z: torch.Tensor, G: torch.Tensor) -> None:
-        """G <- sum_i e_i phi'(Z_ri) x_i (R', m, d), not yet scaled by a_s; overwrites Z."""
-        torch.mul(D, e[:, None, :], out=Z)
-        torch.matmul(Z, self.X, out=G)
 
 
 # -- recording -------------------------------------------------------------------------
@@ -348,15 +151,135 @@ def _sym_norm2(A: torch.Tensor) -> torch.Tensor:
     return out
 
 
-class _Batch:
-    """The rows still training (original indices ``idx``) with everything they own."""
+_RECORDS = ("residual", "pattern_change", "weight_move", "gram_drift")
 
-    def __init__(self, **tensors: torch.Tensor) -> None:
-        self.__dict__.update(tensors)
 
-    def keep(self, rows: torch.Tensor, per_row: Sequence[str]) -> None:
-        for name in per_row:
-            setattr(self, name, getattr(self, name)[rows])
+class NTKTracker:
+    """Observer of ``landscope.optim.run`` on a ``TwoLayerNTK``: Du et al.'s quantities.
+
+    At every step of ``record`` it measures, for every row still running, the residual
+    ||u(k) - y||, the fraction of the m n sign patterns 1{w_r . x_i >= 0} changed since
+    the start, max_r ||w_r(k) - w_r(0)|| and (``record_gram``) ||H(k) - H(0)||_2; a row
+    is also measured at the step it stops, and its later columns repeat those values.
+    The residual is sqrt(2 L) from the driver's loss (exact: see ``TwoLayerNTK``), or
+    recomputed where the run computes no loss. A record costs one product W X' (the
+    pattern), an O(n^2 m) Gram matrix and an n x n eigenvalue problem per row.
+
+    Args:
+        problem: the problem the run trains (the tracker restricts it as rows stop).
+        theta0: (R, m d) the starting rows of the run.
+        record: the steps to record, increasing (``record_schedule``).
+        record_gram: also record ||H(k) - H(0)||_2.
+        callback: ``callback(step, residual)`` at every recorded step, residual (R,).
+
+    Attributes:
+        steps: (T,) the recorded steps.
+        lambda_min_H0: (R,) smallest eigenvalue of the finite-width H(0).
+    """
+
+    def __init__(
+        self,
+        problem: TwoLayerNTK,
+        theta0: torch.Tensor,
+        record: Sequence[int] | torch.Tensor,
+        *,
+        record_gram: bool = True,
+        callback: Callable[[int, torch.Tensor], None] | None = None,
+    ) -> None:
+        if not isinstance(problem, TwoLayerNTK):
+            raise TypeError(f"NTKTracker tracks a TwoLayerNTK, got {type(problem).__name__}.")
+        ks = torch.as_tensor(record, dtype=torch.long).flatten().cpu()
+        if ks.numel() and (int(ks[0]) < 0 or bool((ks[1:] <= ks[:-1]).any())):
+            raise ValueError(f"record must be increasing steps >= 0, got {ks.tolist()}.")
+        W0 = problem.weights(theta0).clone()
+        R, m, _ = W0.shape
+        dt, dev = problem.dtype, problem.device
+        self.problem, self.steps, self._ks = problem, ks, ks.tolist()
+        self._R, self._mn = R, m * problem.n
+        self._exact = _exact_counts(problem.relu, problem.a)
+        self._record_gram, self._callback = record_gram, callback
+        K = problem.X @ problem.Xt  # (n, n) or (R, n, n)
+        Z = problem.preactivations(W0)
+        P0 = Z >= 0
+        H0 = _gram(P0 if problem.relu else problem.activation.dphi(Z), self._a(problem, R), K,
+                   self._exact, dt)  # fmt: skip
+        self.lambda_min_H0 = torch.linalg.eigvalsh(H0)[:, 0]
+        self._start = {"W0": W0, "P0": P0, "H0": H0, "K": K}
+        self._rows: torch.Tensor | None = None  # rows of the working copy below
+        self._cur: dict[str, torch.Tensor] = {}
+        self._prob = problem
+        T = len(self._ks)
+        names = _RECORDS if record_gram else _RECORDS[:3]
+        self._rec = {k: torch.full((R, T), math.nan, dtype=dt, device=dev) for k in names}
+        self._last = {k: torch.full((R,), math.nan, dtype=dt, device=dev) for k in names}
+        self._col = 0
+
+    @staticmethod
+    def _a(problem: TwoLayerNTK, R: int) -> torch.Tensor:
+        return problem.a if problem.a.ndim == 2 else problem.a.expand(R, problem.m)
+
+    def _sync(self, rows: torch.Tensor) -> None:
+        """The starting data of the driver's working rows (gathered once per compaction)."""
+        if rows is self._rows:
+            return
+        self._rows = rows
+        if rows.numel() == self._R:  # all rows, in order: no copy
+            self._cur, self._prob = dict(self._start), self.problem
+        else:
+            self._cur = {
+                k: v if k == "K" and v.ndim == 2 else v[rows] for k, v in self._start.items()
+            }
+            self._prob = self.problem.select(rows)
+
+    def __call__(self, view: View) -> None:
+        k, col = view.step, self._col
+        scheduled = col < len(self._ks) and k == self._ks[col]
+        if not (scheduled or view.finished):
+            return
+        self._sync(view.rows)
+        if scheduled:  # rows frozen at an earlier step (check_every > 1) keep their values
+            live = ~view.done | (view.status > 0)
+            self._measure(view, None if bool(live.all()) else torch.nonzero(live).flatten())
+            for name, rec in self._rec.items():
+                rec[:, col] = self._last[name]
+            self._col += 1
+            if self._callback is not None:
+                self._callback(k, self._rec["residual"][:, col].clone())
+        else:
+            self._measure(view, torch.nonzero(view.status > 0).flatten())
+
+    def _measure(self, view: View, sel: torch.Tensor | None) -> None:
+        """Store the quantities of the working rows ``sel`` (all if None) in ``_last``."""
+        cur, prob = self._cur, self._prob
+        W = view.theta.reshape(view.theta.shape[0], prob.m, prob.d)
+        loss, rows = view.loss, view.rows
+        if sel is not None:
+            cur = {k: v if k == "K" and v.ndim == 2 else v[sel] for k, v in cur.items()}
+            prob, W, rows = prob.select(sel), W[sel], rows[sel]
+            loss = None if loss is None else loss[sel]
+        if loss is None:
+            res = torch.linalg.vector_norm(prob.residuals(W.reshape(W.shape[0], -1)), dim=1)
+        else:
+            res = (2 * loss).sqrt()
+        Z = prob.preactivations(W)
+        P = Z >= 0
+        last = self._last
+        last["residual"][rows] = res
+        last["pattern_change"][rows] = torch.ne(P, cur["P0"]).sum((1, 2)).to(W.dtype) / self._mn
+        last["weight_move"][rows] = torch.linalg.vector_norm(W - cur["W0"], dim=2).amax(1)
+        if self._record_gram:
+            D = P if prob.relu else prob.activation.dphi(Z)
+            H = _gram(D, self._a(prob, W.shape[0]), cur["K"], self._exact, W.dtype)
+            last["gram_drift"][rows] = _sym_norm2(H - cur["H0"])
+
+    def records(self) -> dict[str, torch.Tensor | None]:
+        """(R, T) per quantity (``gram_drift`` None unless recorded); columns after the
+        run's last step repeat each row's values where it stopped."""
+        for c in range(self._col, len(self._ks)):
+            for name, rec in self._rec.items():
+                rec[:, c] = self._last[name]
+        self._col = len(self._ks)
+        return {name: self._rec.get(name) for name in _RECORDS}
 
 
 def train_two_layer(
@@ -377,9 +300,12 @@ def train_two_layer(
 ) -> Dynamics:
     """GD with a fixed step on R two-layer networks at once, recording NTK quantities.
 
-    One tensor computation over runs; the only Python loop is over steps. Rows that stop
-    (residual <= ``residual_tol``, or diverged) leave the working batch (compaction), so
-    the rest of the run costs only the rows still training.
+    ``landscope.optim.run(TwoLayerNTK(X, y, a), W0, GD(eta))`` with an ``NTKTracker`` as
+    observer: one tensor computation over runs, and rows that stop (residual <=
+    ``residual_tol``, or diverged) leave the working batch (the driver's compaction), so
+    the rest of the run costs only the rows still training. The stopping rule is
+    ``Stop(grad_tol=None, loss_target=residual_tol^2 / 2, max_steps=steps,
+    diverge=inf, loss_growth=diverge^2)``.
 
     Recording: at the steps of ``record_every`` (default: ``record_schedule(steps,
     max_records)``, log-spaced plus evenly spaced, at most 200 records and at most one per
@@ -396,7 +322,7 @@ def train_two_layer(
         a: fixed output weights (R, m), +-1 in the paper.
         eta: the fixed GD step, > 0 (the paper's eta = O(lambda_0 / n^2); in practice
             about 1 / ||H-infinity||_2 converges).
-        steps: number of GD steps, >= 0.
+        steps: number of GD steps, >= 0 (the driver's ``max_steps``).
         record_every: None (default schedule), an integer k (every k-th step), or the
             steps to record; step 0 and the last step are always added.
         max_records: the budget of the default schedule.
@@ -405,7 +331,8 @@ def train_two_layer(
             phi and phi' from the registry; the pattern is still 1{w_r . x_i >= 0}).
         residual_tol: a row stops (status converged) once ||u - y|| <= this.
         diverge: a row stops as diverged once ||u - y|| exceeds ``diverge`` times its
-            initial residual or turns non-finite.
+            initial residual (its loss ``diverge``^2 times its initial loss: the same test
+            up to the rounding of the squares) or turns non-finite.
         callback: ``callback(step, residual)`` at every recorded step, with residual (R,).
 
     Returns:
@@ -426,122 +353,36 @@ def train_two_layer(
     if not (diverge > 1):
         raise ValueError(f"diverge must be > 1, got {diverge!r}.")
     X, a, y = _check_inputs(X, W0, a, y)
-    act = acts.get(activation)
+    problem = TwoLayerNTK(X, y, a, activation)
     steps = int(steps)
     ks = _resolve_records(record_every, steps, max_records)
-    ks_list = ks.tolist()
     R, m, d = W0.shape
-    n = X.shape[-2]
-    dt, dev = W0.dtype, W0.device
-    relu = act.name == "relu"
-    exact = _exact_counts(relu, a)
-    shared_X = X.ndim == 2
-    y = y.expand(R, n).contiguous()
-
-    # per-row state of the working batch
-    per_row = ["idx", "W", "W0", "a", "y", "P0", "H0", "res0"]
-    if not shared_X:
-        per_row.append("X")
-    step = _Step(X, y, a, act)
-    Z = torch.empty(R, m, n, dtype=dt, device=dev)
-    P = torch.empty(Z.shape if relu else 0, dtype=torch.bool, device=dev)  # ReLU only
-    G = torch.empty(R, m, d, dtype=dt, device=dev)
-    K = X @ _xt(X)  # (n, n) or (R, n, n)
-    b = _Batch(idx=torch.arange(R, device=dev), W=W0.clone(), W0=W0, a=a, y=y, X=X)
-    e, D = step.forward(b.W, Z, P)
-    b.P0 = P.clone() if relu else Z >= 0
-    b.H0 = _gram(D, a, K, exact, dt)
-    b.res0 = torch.linalg.vector_norm(e, dim=1)
-    lambda_min = torch.linalg.eigvalsh(b.H0)[:, 0]
-    if not shared_X:
-        b.K = K
-        per_row.append("K")
-
-    T = len(ks_list)
-    nan = float("nan")
-    res_rec, pc_rec, wm_rec = (torch.full((R, T), nan, dtype=dt, device=dev) for _ in range(3))
-    gd_rec = torch.full((R, T), nan, dtype=dt, device=dev) if record_gram else None
-    last = {k: torch.full((R,), nan, dtype=dt, device=dev) for k in ("res", "pc", "wm", "gd")}
-    W_out = W0.clone()
-    final_res = torch.full((R,), nan, dtype=dt, device=dev)
-    stop_step = torch.full((R,), steps, dtype=torch.long, device=dev)
-    status = torch.full((R,), _MAX_STEPS, dtype=torch.long, device=dev)
-
-    def measure(rows: torch.Tensor | None, res: torch.Tensor, D: torch.Tensor) -> None:
-        """Store the recorded quantities of active rows ``rows`` (all if None) in ``last``."""
-        sel = slice(None) if rows is None else rows
-        idx = b.idx[sel]
-        Pk = P[sel] if relu else Z[sel] >= 0
-        last["res"][idx] = res[sel]
-        last["pc"][idx] = torch.ne(Pk, b.P0[sel]).sum((1, 2)).to(dt) / (m * n)
-        last["wm"][idx] = torch.linalg.vector_norm(b.W[sel] - b.W0[sel], dim=2).amax(1)
-        if record_gram:
-            Kk = K if shared_X else b.K[sel]
-            H = _gram(D[sel], b.a[sel], Kk, exact, dt)
-            last["gd"][idx] = _sym_norm2(H - b.H0[sel])
-
-    col = 0
-    for k in range(steps + 1):
-        if k > 0:
-            e, D = step.forward(b.W, Z, P)
-        res = torch.linalg.vector_norm(e, dim=1)
-        div = ~torch.isfinite(res) | (res > diverge * b.res0)
-        done = div if residual_tol is None else div | (res <= residual_tol)
-        if k == steps:
-            done = torch.ones_like(done)
-        any_done = bool(done.any())
-        if k == ks_list[col]:
-            measure(None, res, D)
-            res_rec[:, col], pc_rec[:, col], wm_rec[:, col] = last["res"], last["pc"], last["wm"]
-            if gd_rec is not None:
-                gd_rec[:, col] = last["gd"]
-            col += 1
-            if callback is not None:
-                callback(k, res_rec[:, col - 1].clone())
-        elif any_done:
-            measure(torch.nonzero(done).flatten(), res, D)
-        if any_done:
-            fin = torch.nonzero(done).flatten()
-            rows = b.idx[fin]
-            W_out[rows] = b.W[fin]
-            final_res[rows] = res[fin]
-            stop_step[rows] = k
-            conv = torch.zeros_like(div) if residual_tol is None else res <= residual_tol
-            code = torch.full_like(fin, _MAX_STEPS)
-            code[conv[fin]] = _CONVERGED
-            code[div[fin]] = _DIVERGED
-            status[rows] = code
-            if k == steps or bool(done.all()):
-                break
-            keep = torch.nonzero(~done).flatten()
-            b.keep(keep, per_row)
-            e, D = e[keep], D[keep]  # for ReLU, D is P: the kept rows' pattern
-            step.set(b.X, b.y, b.a)
-            Z = torch.empty(keep.numel(), m, n, dtype=dt, device=dev)
-            G = torch.empty(keep.numel(), m, d, dtype=dt, device=dev)
-            if relu:
-                P = D
-        step.grad(e, D, Z, G)
-        b.W.addcmul_(G, step.a_s[:, :, None], value=-eta)
-
-    # the remaining columns (rows that all stopped before the last record) repeat `last`
-    for c in range(col, T):
-        res_rec[:, c], pc_rec[:, c], wm_rec[:, c] = last["res"], last["pc"], last["wm"]
-        if gd_rec is not None:
-            gd_rec[:, c] = last["gd"]
+    theta0 = W0.reshape(R, m * d)
+    tracker = NTKTracker(problem, theta0, ks, record_gram=record_gram, callback=callback)
+    tol = None if residual_tol is None else float(residual_tol)
+    stop = Stop(
+        grad_tol=None,  # a fixed budget: GD at an exact critical point runs on, as it did
+        # tol * tol, not tol ** 2: the same rounding as the loss's square (see TwoLayerNTK)
+        loss_target=None if tol is None else 0.5 * (tol * tol),
+        max_steps=steps,
+        diverge=math.inf,  # no test on ||grad||: non-finite values and loss_growth only
+        loss_growth=float(diverge) * float(diverge),
+    )
+    out = run(problem, theta0, GD(eta), stop=stop, observers=(tracker,))
+    rec = tracker.records()
     return Dynamics(
-        steps=ks.to(dev),
-        residual=res_rec,
-        pattern_change=pc_rec,
-        weight_move=wm_rec,
-        gram_drift=gd_rec,
-        W=W_out,
-        final_residual=final_res,
-        lambda_min_H0=lambda_min,
-        stop_step=stop_step,
-        status=status,
+        steps=ks.to(W0.device),
+        residual=rec["residual"],
+        pattern_change=rec["pattern_change"],
+        weight_move=rec["weight_move"],
+        gram_drift=rec["gram_drift"],
+        W=out.theta.view(R, m, d),
+        final_residual=(2 * out.loss).sqrt(),
+        lambda_min_H0=tracker.lambda_min_H0,
+        stop_step=out.steps,
+        status=out.status,
         eta=float(eta),
-        activation=act.name,
+        activation=problem.activation.name,
         residual_tol=residual_tol,
     )
 

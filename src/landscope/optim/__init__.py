@@ -3,7 +3,8 @@
 ``run(problem, theta0, method, stop=Stop(...), observers=...)`` owns stopping,
 compaction of finished rows, status codes, divergence and the record; the methods are
 batched ``init``/``update`` pairs with per-row state: ``GD``, ``Adam`` (plain gradient
-transformations), ``Armijo`` (per-row backtracking GD), ``LBFGS``, ``LevenbergMarquardt``,
+transformations, with an optional learning-rate ``Schedule`` such as ``cosine_decay``),
+``Armijo`` (per-row backtracking GD), ``LBFGS``, ``LevenbergMarquardt``,
 ``Newton`` (damped, for polishing; ``newton_polish`` runs it in memory chunks) and
 ``FIRE`` (inertial relaxation, for force fields such as nudged elastic bands).
 """
@@ -27,7 +28,7 @@ from .fire import FIRE
 from .lbfgs import LBFGS
 from .lm import LevenbergMarquardt
 from .newton import Newton, PolishResult, newton_polish
-from .transforms import GD, Adam, Optimizer
+from .transforms import GD, Adam, Optimizer, Schedule, cosine_decay
 
 __all__ = [
     "FIRE",
@@ -46,9 +47,11 @@ __all__ = [
     "PolishResult",
     "Progress",
     "RunResult",
+    "Schedule",
     "Step",
     "Stop",
     "View",
+    "cosine_decay",
     "newton_polish",
     "restrict",
     "run",

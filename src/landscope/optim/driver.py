@@ -5,7 +5,8 @@ not the method's own arithmetic:
 
 - **stopping**, one name per quantity (``Stop``): a row is *converged* at the first
   iterate with ||grad|| <= ``grad_tol`` (or loss <= ``loss_target``), *diverged* when its
-  loss, gradient or parameters turn non-finite or ||grad|| > ``diverge``, and stops at
+  loss, gradient or parameters turn non-finite, ||grad|| > ``diverge`` or (if asked) its
+  loss exceeds ``loss_growth`` times its starting loss, and stops at
   ``max_steps`` (status ``max_steps``, also given to a row the method reports *stuck*:
   no acceptable step could be found). ||grad|| is the l2 norm of the row, unless the
   problem declares its own measure (``StopNorm``: ``stop_norm(grad) -> (R,)``, e.g. the
@@ -64,7 +65,9 @@ class Stop:
     """When a row stops: one name per quantity, stored with the results.
 
     Attributes:
-        grad_tol: converged at the first iterate with ||grad|| <= grad_tol.
+        grad_tol: converged at the first iterate with ||grad|| <= grad_tol; None: no
+            gradient test (a fixed budget: rows stop only by ``loss_target``,
+            divergence or ``max_steps``, even at an exact critical point).
         loss_target: if given, converged also at the first iterate with loss <= this
             (an absolute value of the loss, not a gap to the optimum).
         max_steps: step budget per row (steps the method counts: accepted steps for line
@@ -74,17 +77,27 @@ class Stop:
         check_every: iterations between compactions of the working batch (1 on CPU costs
             nothing; raise it on a GPU to synchronize less). Finished rows are frozen in
             between.
+        loss_growth: if given (a number >= 1), a row whose loss exceeds loss_growth times
+            the absolute value of its loss at the starting point is diverged: a blow-up
+            test relative to each row's own scale, for losses that are >= 0 (least
+            squares: growth c of the residual norm is loss_growth = c^2). The loss is then
+            computed at every iterate. inf, like None, never fires.
     """
 
-    grad_tol: float = 1e-9
+    grad_tol: float | None = 1e-9
     loss_target: float | None = None
     max_steps: int = 100_000
     diverge: float = 1e12
     check_every: int = 1
+    loss_growth: float | None = None
 
     def __post_init__(self) -> None:
-        if not (_is_number(self.grad_tol) and math.isfinite(self.grad_tol) and self.grad_tol >= 0):
-            raise ValueError(f"grad_tol must be a finite number >= 0, got {self.grad_tol!r}.")
+        if self.grad_tol is not None and not (
+            _is_number(self.grad_tol) and math.isfinite(self.grad_tol) and self.grad_tol >= 0
+        ):
+            raise ValueError(
+                f"grad_tol must be None or a finite number >= 0, got {self.grad_tol!r}."
+            )
         if self.loss_target is not None and not (
             _is_number(self.loss_target) and not math.isnan(self.loss_target)
         ):
@@ -99,6 +112,12 @@ class Stop:
             raise ValueError(f"check_every must be an integer >= 1, got {self.check_every!r}.")
         if self.check_every < 1:
             raise ValueError(f"check_every must be an integer >= 1, got {self.check_every!r}.")
+        if self.loss_growth is not None and not (
+            _is_number(self.loss_growth) and self.loss_growth >= 1
+        ):
+            raise ValueError(
+                f"loss_growth must be None or a number >= 1, got {self.loss_growth!r}."
+            )
 
     def columns(self, prefix: str = "stop_") -> dict[str, float | int | None]:
         """The stopping rule as flat store columns, e.g. ``stop_grad_tol``."""
@@ -353,7 +372,10 @@ def run(
     if theta0.ndim != 2:
         raise ValueError(f"theta0 must be a (R, P) batch of rows, got shape {tuple(theta0.shape)}.")
     R, dev = theta0.shape[0], theta0.device
-    need_loss = bool(m.needs_loss) or stop.loss_target is not None
+    # decided once, so that a rule left out costs no tensor operation per step
+    grow = stop.loss_growth is not None
+    need_loss = bool(m.needs_loss) or stop.loss_target is not None or grow
+    grad_tol = -math.inf if stop.grad_tol is None else stop.grad_tol  # -inf: never met
     out_theta = theta0.clone()
     out_gn = torch.full((R,), math.inf, dtype=theta0.dtype, device=dev)
     out_loss = torch.full((R,), math.nan, dtype=theta0.dtype, device=dev)
@@ -369,6 +391,8 @@ def run(
     state = m.init(prob, theta)
     ev = m.evaluate(prob, theta, state, need_loss)
     loss, g, state, stuck = ev.loss, ev.grad, ev.state, ev.stuck
+    if grow:  # each row's ceiling; inf * 0 (a zero start with loss_growth inf) never fires
+        limit = torch.nan_to_num(stop.loss_growth * loss.abs(), nan=math.inf)
     steps = torch.zeros(R, dtype=torch.long, device=dev)
     done = torch.zeros(R, dtype=torch.bool, device=dev)
     frozen = False  # whether some rows of the working batch finished and await compaction
@@ -378,7 +402,9 @@ def run(
         finite = gn <= stop.diverge  # False for NaN; a non-finite theta gives a NaN grad
         if loss is not None:
             finite = finite & torch.isfinite(loss)
-        conv = finite & (gn <= stop.grad_tol)
+        if grow:
+            finite = finite & (loss <= limit)
+        conv = finite & (gn <= grad_tol)
         if stop.loss_target is not None:
             conv = conv | (finite & (loss <= stop.loss_target))
         cap = steps >= stop.max_steps
@@ -427,6 +453,8 @@ def run(
                 idx, theta, g, steps = idx[keep], theta[keep], g[keep], steps[keep]
                 loss = None if loss is None else loss[keep]
                 stuck = None if stuck is None else stuck[keep]
+                if grow:
+                    limit = limit[keep]
                 done = torch.zeros(keep.numel(), dtype=torch.bool, device=dev)
                 state = _take(state, keep)
                 prob = restrict(prob, keep)

@@ -9,6 +9,11 @@ the conformance suite ``tests/problems/test_conformance.py``.
 one-hidden-layer regression at the truth, an analysis rather than a problem) live in
 ``landscope.activations`` (math in ``landscope.gaussian.population``) and are re-exported
 here.
+
+``models`` names the ``torch.nn.Module`` factories studies train as a ``ModuleLoss``
+(``make_model("small_cnn:2")``); they build modules, not problems. ``covariance`` names
+the covariance of Gaussian inputs (``iso``, ``equi:c``, ``scales:s``) and the blocks of
+input coordinates a permutation must keep; ``gaussian_inputs`` samples them.
 """
 
 from ..activations.population import LocalConvexity, local_convexity, population_hessian
@@ -22,12 +27,15 @@ from .capabilities import (
     RowData,
     StopNorm,
 )
+from .covariance import COVARIANCE_SPECS, covariance, gaussian_inputs, parse_covariance
 from .deep_quadratic import DeepQuadraticNet
 from .empirical import EmpiricalTeacherStudent, ModuleLoss
+from .models import MODELS, make_model, parse_model, sigmoid_mlp, small_cnn
 from .one_hidden import OneHiddenRegression, Planted, planted, recovery_error
 from .quadratic import QuadraticNet, QuadraticPopulation
 from .relu_teacher import ReluTeacherStudent
 from .toy import DoubleWell, MuellerBrown, Quadratic
+from .two_layer import TwoLayerRegression
 
 __all__ = [
     "LocalConvexity",
@@ -40,12 +48,21 @@ __all__ = [
     "DeepQuadraticNet",
     "EmpiricalTeacherStudent",
     "ModuleLoss",
+    "MODELS",
+    "make_model",
+    "parse_model",
+    "sigmoid_mlp",
+    "small_cnn",
     "Problem",
     "QuadraticNet",
     "QuadraticPopulation",
     "ReluTeacherStudent",
     "init_from_seeds",
     "CAPABILITIES",
+    "COVARIANCE_SPECS",
+    "covariance",
+    "gaussian_inputs",
+    "parse_covariance",
     "Factored",
     "KnownOptimum",
     "ManyHvp",
@@ -55,4 +72,5 @@ __all__ = [
     "DoubleWell",
     "MuellerBrown",
     "Quadratic",
+    "TwoLayerRegression",
 ]

@@ -16,10 +16,10 @@ Parameter rows: W_1 (h_1 x d), W_2 (h_2 x h_1'), ..., a (h_L'), each row-major, 
 h' = h + 1 with the added norm. Loss 1/(2m) sum_i (f(x_i) - y_i)^2. Loss, gradient,
 Hessian-vector products and dense Hessians come from ``ModuleLoss`` (``torch.func``).
 
-``planted_targets`` draws a teacher network of the same form, and ``embed`` places a
-narrower network's weights inside a wider one (zero-padded units), which computes the
-same function: so on a teacher's targets every student at least as wide as the teacher
-in every layer has global minimum 0.
+``planted_targets`` draws a teacher network of the same form (``planted_data``: with
+its Gaussian inputs), and ``embed`` places a narrower network's weights inside a wider
+one (zero-padded units), which computes the same function: so on a teacher's targets
+every student at least as wide as the teacher in every layer has global minimum 0.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from torch.func import jacfwd, vmap
 
 from .empirical import ModuleLoss, _load_jvp_decompositions
 
-__all__ = ["DeepQuadraticModule", "DeepQuadraticNet", "planted_targets"]
+__all__ = ["DeepQuadraticModule", "DeepQuadraticNet", "planted_data", "planted_targets"]
 
 
 class DeepQuadraticModule(torch.nn.Module):
@@ -337,3 +337,24 @@ def planted_targets(
     parts[-1] = signs.to(theta.dtype)
     theta = teacher.join(parts)
     return teacher.predict(theta)[0], theta[0]
+
+
+def planted_data(
+    m: int, d: int, widths: Sequence[int], *, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """m Gaussian inputs X ~ N(0, I_d) (drawn first) and a random teacher's targets on them.
+
+    The teacher is ``planted_targets``'s, drawn from the same generator after X.
+
+    Returns:
+        (X (m, d), y (m,)), float64 on the CPU.
+
+    Raises:
+        ValueError: for m or d below 1, or bad widths.
+    """
+    for name, n in (("m", m), ("d", d)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}.")
+    X = torch.randn(m, d, generator=generator, dtype=torch.float64)
+    y, _ = planted_targets(X, _check_widths(widths), generator)
+    return X, y

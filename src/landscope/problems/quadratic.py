@@ -35,6 +35,10 @@ w_j -> -w_j and the rescalings (w_j, a_j) -> (c w_j, a_j / c^2) are symmetries a
 outside that group's name.
 
 Parameter rows: W flattened row-major (h*d), then a (h), then g (1, added_norm only).
+
+``quadratic_data`` draws the sample sets of the paper's shallow experiments: Gaussian
+inputs with a planted quadratic target (``identity``, ``gaussian``) or targets independent
+of the inputs (``nonplanted``).
 """
 
 from __future__ import annotations
@@ -49,14 +53,55 @@ from torch.func import jacrev, vmap
 
 from .._validate import as_param_batch, check_finite, resolve_device, resolve_dtype
 
-__all__ = ["VARIANTS", "QuadraticNet", "QuadraticPopulation", "matrix_from_network"]
+__all__ = [
+    "TARGETS",
+    "VARIANTS",
+    "QuadraticNet",
+    "QuadraticPopulation",
+    "matrix_from_network",
+    "quadratic_data",
+]
 
 VARIANTS = ("regular", "added_norm", "orthogonal")
+TARGETS = ("identity", "gaussian", "nonplanted")
 
 
 def matrix_from_network(W: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """M = W' diag(a) W for W (..., h, d), a (..., h): (..., d, d)."""
     return W.transpose(-1, -2) @ (a[..., :, None] * W)
+
+
+def quadratic_data(
+    target: str, m: int, d: int, *, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """m samples (X (m, d), y (m,)), float64 on the CPU, for the shallow quadratic networks.
+
+    The inputs X ~ N(0, I_d) are drawn first, then the targets (Kazemipour, Larsen &
+    Druckmann 2019):
+
+    - ``identity``: y = sum_i s_i x_i^2 = x' diag(s) x with random signs s_i;
+    - ``gaussian``: y = x' A x, A = (G + G') / 2 with G standard Gaussian (d, d);
+    - ``nonplanted``: y ~ N(0, 2d) independent of x (2d: the identity target's variance).
+
+    Raises:
+        ValueError: for an unknown target, or m or d below 1.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}.")
+    for name, n in (("m", m), ("d", d)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}.")
+    f64 = torch.float64
+    X = torch.randn(m, d, generator=generator, dtype=f64)
+    if target == "identity":
+        s = torch.where(torch.rand(d, generator=generator) < 0.5, -1.0, 1.0).to(f64)
+        y = (X.square() * s).sum(1)
+    elif target == "gaussian":
+        G = torch.randn(d, d, generator=generator, dtype=f64)
+        y = ((X @ ((G + G.T) / 2)) * X).sum(1)
+    else:
+        y = math.sqrt(2 * d) * torch.randn(m, generator=generator, dtype=f64)
+    return X, y
 
 
 class _QuadraticBase:

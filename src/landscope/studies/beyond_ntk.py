@@ -18,9 +18,12 @@ Per seed (its own W*, sample and init), in one batch over seeds:
 - the net f(x) = sum_r b_r relu(w_r . x) + c, m = ``width_factor`` d neurons, both layers
   and c trained from a small init (w_r ~ N(0, init^2 / d I), b_r ~ N(0, init^2 / m)), full
   batch, ``optimizer`` adam (default; learning rate ``lr`` with cosine decay) or gd (fixed
-  step ``lr``), ``steps`` steps; the small init is what leaves the kernel regime;
+  step ``lr``), ``steps`` steps; the small init is what leaves the kernel regime. The
+  problem is ``landscope.problems.TwoLayerRegression`` (each seed its own sample), trained
+  by the driver, ``landscope.optim.run``, with ``Adam(lr, schedule=cosine_decay(steps))``
+  or ``GD(lr)``;
 - kernel ridge regression on the same samples with the analytic two-layer ReLU NTK and
-  NNGP kernels (``landscope.kernels.ntk_gram``, kind ntk / nngp) plus a constant
+  NNGP kernels (``landscope.kernels.kernel_ridge``, kind ntk / nngp) plus a constant
   kernel (the ReLU kernels are homogeneous and cannot fit f*'s mean alone), the ridge
   picked on a 20 % hold-out from a log grid and refit on all n;
 - the population loss 1/2 E[(f - f*)^2] of each on a fresh sample of ``n_test`` points
@@ -48,21 +51,23 @@ Run it::
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..kernels import ntk_cross, ntk_gram
+from ..kernels import kernel_ridge
+from ..optim import GD, Adam, Optimizer, Stop, View, cosine_decay, restrict, run
+from ..problems import TwoLayerRegression
 from ._checks import at_least, one_of, positive
 from ._study import Param, RunContext, Study
 from .figures import FigureSpec, Line, Panel, floats
 
-__all__ = ["STUDY", "kernel_ridge", "run_cell", "summarize", "target"]
+__all__ = ["STUDY", "make_problem", "method", "run_cell", "summarize", "target"]
 
 RIDGES = tuple(10.0**e for e in range(-9, 2))  # times mean(diag K)
 HOLDOUT = 0.2
-TEST_CHUNK = 1024
 
 PARAMS = (
     Param("d", int, (4, 8, 12, 16), "input dimension (W* is d x d)", at_least("d", 2)),
@@ -109,71 +114,40 @@ def _draw(seed: int, d: int, n: int, n_test: int):
     return Wstar, X, Xt, gen
 
 
-def kernel_ridge(
-    X: torch.Tensor, y: torch.Tensor, Xt: torch.Tensor, kind: str
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Kernel ridge predictions at Xt (B, nt) and the chosen ridge (B,), batched over B.
-
-    The kernel is the relu ``kind`` kernel plus a constant s = mean(diag K): the ReLU
-    kernels are positively homogeneous (their functions satisfy f(t x) = t f(x)), so
-    without it they cannot fit a constant, and f* has mean sqrt(2 / pi). (Centering y
-    instead would not do: the subtracted constant is not in the kernel's space either.)
-    The ridge lam * s is chosen from ``RIDGES`` on a hold-out of the last 20 % of the
-    samples, then the model is refit on all of them.
-    """
-    B, n, _ = X.shape
-    K = ntk_gram(X, "relu", kind)
-    scale = torch.diagonal(K, dim1=1, dim2=2).mean(1)  # (B,)
-    K = K + scale[:, None, None]
-    n_fit = n - max(1, int(round(HOLDOUT * n)))
-    Kf, Kv = K[:, :n_fit, :n_fit], K[:, n_fit:, :n_fit]
-    yf, yv = y[:, :n_fit], y[:, n_fit:]
-    eye_f = torch.eye(n_fit, dtype=K.dtype)
-    errs = []
-    for lam in RIDGES:
-        alpha = torch.linalg.solve(Kf + (lam * scale)[:, None, None] * eye_f, yf[..., None])
-        errs.append(((Kv @ alpha)[..., 0] - yv).square().mean(1))
-    best = torch.stack(errs).argmin(0)  # (B,)
-    lam = torch.tensor([RIDGES[int(i)] for i in best], dtype=K.dtype) * scale
-    alpha = torch.linalg.solve(K + lam[:, None, None] * torch.eye(n, dtype=K.dtype), y[..., None])
-    preds = []
-    for start in range(0, Xt.shape[1], TEST_CHUNK):
-        Kt = ntk_cross(Xt[:, start : start + TEST_CHUNK], X, "relu", kind) + scale[:, None, None]
-        preds.append((Kt @ alpha)[..., 0])
-    return torch.cat(preds, 1), lam
+def make_problem(cfg: dict, X: torch.Tensor, y: torch.Tensor) -> TwoLayerRegression:
+    """The nets of R runs, each fit to its own sample X (R, n, d), y (R, n)."""
+    m = cfg["width_factor"] * X.shape[-1]
+    return TwoLayerRegression(X, y, width=m, init_scale=cfg["init"])
 
 
-def _train(cfg: dict, X: torch.Tensor, y: torch.Tensor, gens, progress) -> list[torch.Tensor]:
-    """Both layers and the bias of R two-layer nets, one batch; returns [W, b, c]."""
-    R, _, d = X.shape
-    m = cfg["width_factor"] * d
-    W = torch.stack([torch.randn(m, d, generator=g, dtype=torch.float64) for g in gens])
-    b = torch.stack([torch.randn(m, generator=g, dtype=torch.float64) for g in gens])
-    W = (W * cfg["init"] / math.sqrt(d)).requires_grad_()
-    b = (b * cfg["init"] / math.sqrt(m)).requires_grad_()
-    c = torch.zeros(R, 1, dtype=torch.float64, requires_grad=True)
-    params = [W, b, c]
+def method(cfg: dict) -> Optimizer:
+    """Adam with the learning rate cosine-annealed to 0 over the steps, or plain GD."""
     if cfg["optimizer"] == "adam":
-        opt = torch.optim.Adam(params, lr=cfg["lr"])
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["steps"])
-    else:
-        opt, sched = torch.optim.SGD(params, lr=cfg["lr"]), None
-    every = max(1, cfg["steps"] // 50)
-    for step in range(cfg["steps"]):
-        opt.zero_grad(set_to_none=True)
-        loss = 0.5 * (_net(params, X) - y).square().mean(1)  # (R,): rows independent
-        loss.sum().backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
-        if step % every == 0:
-            progress(step, cfg["steps"], f"training, loss {float(loss.detach().max()):.2e}")
-    return [p.detach() for p in params]
+        return Adam(cfg["lr"], schedule=cosine_decay(cfg["steps"]))
+    return GD(cfg["lr"])
 
 
-def _net(params: list[torch.Tensor], X: torch.Tensor) -> torch.Tensor:
-    W, b, c = params
-    return (torch.relu(X @ W.transpose(1, 2)) @ b[..., None])[..., 0] + c
+@dataclass(frozen=True)
+class _Report:
+    """Progress every ``every`` steps, with the largest training loss of the batch."""
+
+    problem: TwoLayerRegression
+    steps: int
+    every: int
+    progress: Callable[[int, int, str], None]
+
+    def __call__(self, view: View) -> None:
+        if view.step % self.every == 0 and view.step < self.steps:
+            loss = restrict(self.problem, view.rows).loss(view.theta)
+            self.progress(view.step, self.steps, f"training, loss {float(loss.max()):.2e}")
+
+
+def _train(cfg: dict, problem: TwoLayerRegression, gens, progress) -> torch.Tensor:
+    """Every run's net, one batch through the driver; row r starts from generator r."""
+    theta0 = torch.cat([problem.init(1, generator=g) for g in gens])
+    report = _Report(problem, cfg["steps"], max(1, cfg["steps"] // 50), progress)
+    stop = Stop(grad_tol=0.0, max_steps=cfg["steps"])  # a fixed budget of steps
+    return run(problem, theta0, method(cfg), stop=stop, observers=[report]).theta
 
 
 def _loss_and_se(pred: torch.Tensor, yt: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -193,15 +167,15 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
     gens = [g for *_, g in draws]
     y, yt = target(X, Wstar), target(Xt, Wstar)
     ctx.progress(0, cfg["steps"], "training")
-    params = _train(cfg, X, y, gens, ctx.progress)
-    with torch.no_grad():
-        nn_train = (0.5 * (_net(params, X) - y).square().mean(1)).numpy()
-        nn_loss, nn_se = _loss_and_se(_net(params, Xt), yt)
+    problem = make_problem(cfg, X, y)
+    theta = _train(cfg, problem, gens, ctx.progress)
+    nn_train = problem.loss(theta).numpy()
+    nn_loss, nn_se = _loss_and_se(problem.predict(theta, Xt), yt)
     ctx.progress(cfg["steps"], cfg["steps"], "kernel ridge (NTK, NNGP)")
     out = {}
     for kind in ("ntk", "nngp"):
-        pred, lam = kernel_ridge(X, y, Xt, kind)
-        out[kind] = (*_loss_and_se(pred, yt), lam.numpy())
+        fit = kernel_ridge(X, y, Xt, kind=kind, ridges=RIDGES, holdout=HOLDOUT)
+        out[kind] = (*_loss_and_se(fit.pred, yt), fit.ridge.numpy())
     constant = (1 - 2 / math.pi) / (2 * d)  # 1/2 Var f*: Var|z| = 1 - 2/pi, d terms of 1/d^2
     rows = []
     for r, seed in enumerate(seeds):

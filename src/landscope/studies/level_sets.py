@@ -10,63 +10,91 @@ more easily connected paths.
 
 Models (``net`` = ``model:width``):
 
-- ``poly2:w``, ``poly3:w``: 1-w-w-1 sigmoid MLP regressing y = x^2 (``poly2``) or y = x^3
-  (``poly3``) at 20 points of [0, 1] (the paper's polynomial regression), mean squared
-  error (``ModuleLoss``), trained with Adam (lr 0.01);
-- ``relu:n``: the ReLU teacher-student with k = 4 teacher neurons and n student neurons
-  (n = k, k + 2, 2k), population loss in closed form, GD with per-row Armijo steps;
-- ``cnn:c``: a small CNN on scikit-learn's digits (the first 200 images, pixels / 16):
-  conv 3x3 with c channels, ReLU, a linear layer to 10 classes, cross-entropy; Adam
-  (lr 0.01).
+- ``poly2:w``, ``poly3:w``: the 1-w-w-1 sigmoid MLP (``problems.sigmoid_mlp``)
+  regressing y = x^2 (``poly2``) or y = x^3 (``poly3``) at ``n_points`` = 20 points of
+  [0, 1] (``data.polynomial``, the paper's polynomial regression), mean squared error
+  (``ModuleLoss``), trained with Adam;
+- ``relu:n``: the ReLU teacher-student with k = ``teacher_k`` = 4 teacher neurons, d = k,
+  and n student neurons (n = k, k + 2, 2k), population loss in closed form, gradient
+  descent with per-row Armijo steps;
+- ``cnn:c``: a small CNN (``problems.small_cnn``: conv 3x3 with c channels, ReLU, a
+  linear layer to 10 classes) on the first ``n_digits`` = 200 of scikit-learn's digits
+  (``data.digit_images``: pixels / 16), cross-entropy, trained with Adam.
 
 ``level`` is relative: L0 = level x E(0), E(0) the loss of the all-zero parameters
 (mean(y^2)/2 for the regressions, the teacher's E f*^2 / 2, log 10 for the CNN), so one
-grid fits every model. Per seed (one pair): two inits from the seed's generator
-(``problem.init``), both trained to alpha L0 (alpha = 0.5) as one batch with the cell's
-other pairs, then the string at L0 (``dynamic_strings``: the beads of all pairs train
-together; depth cap 6, at most 32 beads; "not connected found" past them, never a proof
-of disconnection). A pair whose endpoints do not reach
-alpha L0 is recorded with status ``endpoint_not_reached``.
+grid fits every model.
 
-Measured (``landscope run level-sets``: 27 cells x 3 pairs, 46 s on 2 idle cores). Beads
-grow as L0 drops for every net (poly2:4 2.3, 3.0, 4.7; poly3:4 2.0, 3.7, 6.0; cnn:2 0.7,
-1.3, 2.3; relu:6 0.3, 0.7, 2.7 at L0 / E(0) = 0.1, 0.03, 0.01). The normalized length
-grows as L0 drops for the CNN (c = 2: 1.076, 1.100, 1.121) and the ReLU students
-(n = 6: 1.031, 1.118, 1.274; n = 8: 1.000, 1.067, 1.132) but stays flat at 1.13-1.20 for
-the sigmoid MLPs over this range (and down to 0.001 E(0)). Wider is shorter at every
-level (poly2 w = 16 vs 4: 1.14-1.16 vs 1.18-1.20; poly3 1.13-1.14 vs 1.18-1.20; cnn
-c = 8 vs 2; relu n = 8 < 6 < 4) and more easily connected: the ReLU student with
-n = k = 4 connects 3, 2 and 0 of 3 pairs, with n = 6 and 8 all of them.
+Protocol (every setting a study parameter stored with each row):
+
+1. Init: pair s gets two inits, the problem's ``init`` drawn from seeds 2s and 2s + 1.
+2. ``Measure`` (``landscope.connect``): ``train_to_level`` trains the endpoints of all
+   pairs of the cell, as one batch, to loss <= ``alpha`` L0 (alpha = 0.5); each stops
+   there, at ||grad|| <= ``grad_tol`` or after its step budget (Adam: ``adam_lr``,
+   ``adam_max_steps``; Armijo: ``armijo_lr0``, ``armijo_max_steps``). A pair whose
+   endpoints do not both reach alpha L0 is recorded with stop ``endpoint_not_reached``.
+   Then ``dynamic_strings`` connects every other pair at L0, the beads of all pairs
+   training together with the same settings, each segment sampled at ``points`` = 65
+   positions; at most ``max_depth`` = 6 rounds and ``max_beads`` = 32 beads, past which
+   the pair is "not connected found", never a proof of disconnection.
+
+Run times at default size are in benchmarks/README.md.
+
+Measured (default grid, 27 cells x 3 pairs). Beads grow as L0 drops for every net (poly2:4
+2.3, 3.0, 4.7; poly3:4 2.0, 3.7, 6.0; cnn:2 0.7, 1.3, 2.3; relu:6 0.3, 0.7, 2.7 at
+L0 / E(0) = 0.1, 0.03, 0.01). The normalized length grows as L0 drops for the CNN
+(c = 2: 1.076, 1.100, 1.121) and the ReLU students (n = 6: 1.031, 1.118, 1.274; n = 8:
+1.000, 1.067, 1.132) but stays flat at 1.13-1.20 for the sigmoid MLPs over this range (and
+down to 0.001 E(0)). Wider is shorter at every level (poly2 w = 16 vs 4: 1.14-1.16 vs
+1.18-1.20; poly3 1.13-1.14 vs 1.18-1.20; cnn c = 8 vs 2; relu n = 8 < 6 < 4) and more
+easily connected: the ReLU student with n = k = 4 connects 3, 2 and 0 of 3 pairs, with
+n = 6 and 8 all of them.
 
 Run it::
 
     landscope run level-sets                          # 9 nets x 3 levels x 3 pairs
     landscope run level-sets --set net=poly2:4,poly2:32 --set level=0.1,0.03,0.01,0.003
+    landscope run level-sets --set net=relu:4 --set max_depth=10 --set max_beads=128
     landscope show level-sets --format json; landscope plot level-sets
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 
-from ..connect.path import PATH_COLUMNS
-from ..connect.string import dynamic_strings, train_to_level
-from ..problems import ModuleLoss, ReluTeacherStudent, init_from_seeds
-from ._checks import positive
-from ._study import Param, RunContext, Study
+from ..connect import STRING_COLUMNS, dynamic_strings, train_to_level
+from ..connect.string import STRING_STOP
+from ..data import DIGITS_N, digit_images, polynomial
+from ..problems import (
+    ModuleLoss,
+    Problem,
+    ReluTeacherStudent,
+    init_from_seeds,
+    sigmoid_mlp,
+    small_cnn,
+)
+from ._checks import at_least, positive
+from ._study import Param, Study
 from .figures import FigureSpec, Line, Panel, floats
+from .protocol import Cell, Measure, Protocol
+from .summary import Agg, SummarySpec
 
-__all__ = ["STUDY", "make_problem", "parse_net", "run_cell", "summarize"]
+__all__ = [
+    "PROTOCOL",
+    "STUDY",
+    "SUMMARY",
+    "loss_at_zero",
+    "make_problem",
+    "parse_net",
+    "string_options",
+    "training",
+]
 
-ALPHA = 0.5
-MAX_DEPTH = 6
-MAX_BEADS = 32
 MODELS = ("poly2", "poly3", "relu", "cnn")
-TEACHER_K = 4
+POLY_DEGREE = {"poly2": 2, "poly3": 3}  # the model names say the degree
 
 
 def parse_net(spec: str) -> tuple[str, int]:
@@ -84,136 +112,163 @@ def _check_net(spec: str) -> None:
     parse_net(spec)
 
 
-def _check_level(v: float) -> None:
-    positive("level")(v)
-    if v >= 1:
-        raise ValueError(f"level is a fraction of the loss at zero, in (0, 1); got {v!r}.")
+def _fraction(name: str, what: str) -> Callable[[float], None]:
+    def check(v: float) -> None:
+        positive(name)(v)
+        if v >= 1:
+            raise ValueError(f"{name} is {what}, in (0, 1); got {v!r}.")
+
+    return check
 
 
-def make_problem(cfg: dict):
-    """The cell's problem (float64, CPU)."""
-    model, width = parse_net(cfg["net"])
-    if model == "relu":
-        return ReluTeacherStudent(k=TEACHER_K, n=width, d=TEACHER_K)
-    if model in ("poly2", "poly3"):
-        x = torch.linspace(0, 1, 20, dtype=torch.float64)[:, None]
-        y = x**2 if model == "poly2" else x**3
-        net = torch.nn.Sequential(torch.nn.Linear(1, width), torch.nn.Sigmoid(),
-                                  torch.nn.Linear(width, width), torch.nn.Sigmoid(),
-                                  torch.nn.Linear(width, 1))  # fmt: skip
-        return ModuleLoss(net, x, y)
-    from ..kernels import digits
-
-    X = digits(200, normalize=False) / 16.0
-    from sklearn.datasets import load_digits
-
-    labels = torch.as_tensor(load_digits().target[:200], dtype=torch.int64)
-    net = torch.nn.Sequential(torch.nn.Conv2d(1, width, 3), torch.nn.ReLU(),
-                              torch.nn.Flatten(), torch.nn.Linear(width * 36, 10))  # fmt: skip
-    return ModuleLoss(net, X.reshape(-1, 1, 8, 8), labels, criterion="cross_entropy")
+def _check_digits(v: int) -> None:
+    if not 1 <= v <= DIGITS_N:
+        raise ValueError(f"n_digits must be in 1..{DIGITS_N} (the digits data set); got {v!r}.")
 
 
-def _training(model: str) -> dict:
-    if model == "relu":
-        return {"optimizer": "armijo", "lr": None, "max_steps": 20_000}
-    return {"optimizer": "adam", "lr": 0.01, "max_steps": 5000}
-
+_check_level = _fraction("level", "a fraction of the loss at zero")
+_check_alpha = _fraction("alpha", "the fraction of L0 endpoints and beads are trained to")
+NETS = tuple("poly2:4 poly2:16 poly3:4 poly3:16 relu:4 relu:6 relu:8 cnn:2 cnn:8".split())
 
 PARAMS = (
-    Param("net", str, ("poly2:4", "poly2:16", "poly3:4", "poly3:16", "relu:4", "relu:6",
-                       "relu:8", "cnn:2", "cnn:8"), "model:width", _check_net),
-    Param("level", float, (0.1, 0.03, 0.01), "L0 as a fraction of the loss at zero",
-          _check_level),
-)  # fmt: skip
+    Param("net", str, NETS, "model:width", _check_net),
+    Param("level", float, (0.1, 0.03, 0.01), "L0 as a fraction of E(0)", _check_level),
+    Param("alpha", float, (0.5,), "endpoints, beads train to alpha L0", _check_alpha),
+    # the string search
+    Param("max_depth", int, (6,), "rounds of bead insertion", at_least("max_depth", 0)),
+    Param("max_beads", int, (32,), "interior beads per string", at_least("max_beads", 0)),
+    Param("points", int, (65,), "loss samples per segment, ends too", at_least("points", 3)),
+    # training of endpoints and beads (each to alpha L0, or as below)
+    Param(
+        "grad_tol",
+        float,
+        (1e-10,),
+        "training also stops at ||grad|| <= this",
+        at_least("grad_tol", 0),
+    ),
+    Param("adam_lr", float, (0.01,), "Adam's learning rate (poly, cnn)", positive("adam_lr")),
+    Param(
+        "adam_max_steps", int, (5000,), "Adam's steps (poly, cnn)", at_least("adam_max_steps", 1)
+    ),
+    Param("armijo_lr0", float, (1.0,), "Armijo's first trial step (relu)", positive("armijo_lr0")),
+    Param("armijo_max_steps", int, (20_000,), "Armijo's steps", at_least("armijo_max_steps", 1)),
+    # the problems
+    Param("teacher_k", int, (4,), "relu: teacher neurons k, d = k", at_least("teacher_k", 1)),
+    Param("n_points", int, (20,), "poly: points of [0, 1] regressed", at_least("n_points", 1)),
+    Param("n_digits", int, (200,), "cnn: the first n digit images", _check_digits),
+)
+
+
+def make_problem(cfg: dict, dtype: str = "float64", device: str = "cpu") -> Problem:
+    """The cell's problem: a ``ModuleLoss`` of a model on a data set, or the ReLU teacher."""
+    model, width = parse_net(cfg["net"])
+    if model == "relu":
+        k = cfg["teacher_k"]
+        return ReluTeacherStudent(k=k, n=width, d=k, dtype=dtype, device=device)
+    if model == "cnn":
+        X, labels = digit_images(cfg["n_digits"])
+        net = small_cnn(width)
+        return ModuleLoss(net, X, labels, criterion="cross_entropy", dtype=dtype, device=device)
+    x, y = polynomial(cfg["n_points"], POLY_DEGREE[model])
+    return ModuleLoss(sigmoid_mlp(width), x, y, dtype=dtype, device=device)
+
+
+def loss_at_zero(problem: Problem) -> float:
+    """E(0), the loss of the all-zero parameters: the unit of the relative ``level``."""
+    zero = torch.zeros(1, problem.n_params, dtype=problem.dtype, device=problem.device)
+    return float(problem.loss(zero)[0])
+
+
+def training(cfg: dict) -> dict[str, Any]:
+    """How endpoints and beads train (``train_to_level`` / ``dynamic_strings`` keywords)."""
+    if parse_net(cfg["net"])[0] == "relu":
+        opt = {"optimizer": "armijo", "lr": cfg["armijo_lr0"], "max_steps": cfg["armijo_max_steps"]}
+    else:
+        opt = {"optimizer": "adam", "lr": cfg["adam_lr"], "max_steps": cfg["adam_max_steps"]}
+    return opt | {"tol": cfg["grad_tol"]}
+
+
+def string_options(cfg: dict) -> dict[str, Any]:
+    """Every ``dynamic_strings`` keyword of a cell: its caps, sampling and training."""
+    caps = {k: cfg[k] for k in ("alpha", "max_depth", "max_beads", "points")}
+    return caps | training(cfg)
+
+
+def _pair_starts(problem: Problem, seeds: Sequence[int]) -> torch.Tensor:
+    """(2R, P): rows 2i and 2i + 1 are pair i's endpoints, drawn from seeds 2s and 2s + 1."""
+    return init_from_seeds(problem, [2 * int(s) + j for s in seeds for j in (0, 1)])
+
+
+def _net(cell: Cell) -> dict[str, list]:
+    model, width = parse_net(cell.cfg["net"])
+    return {"model": [model] * cell.R, "width": [width] * cell.R}
+
 
 # the Path's own "level" is level_abs here ("level" is the relative grid parameter)
-COLUMNS = {
-    **{k: v for k, v in PATH_COLUMNS.items() if k != "level"},
-    "model": "VARCHAR",
-    "width": "BIGINT",
+CONNECT_COLUMNS = {
+    **{k: v for k, v in STRING_COLUMNS.items() if k != "level"},
     "level_abs": "DOUBLE",
     "endpoint_loss_a": "DOUBLE",
     "endpoint_loss_b": "DOUBLE",
-    "depth": "BIGINT",
-    "train_steps": "BIGINT",
-    "stop": "VARCHAR",
 }
 
 
-def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
-    """Train every pair's two endpoints as one batch, then the strings of all pairs
-    together (each round's beads, of every pair, as one batch)."""
-    model, width = parse_net(cfg["net"])
-    prob = make_problem(cfg)
-    E0 = float(prob.loss(torch.zeros(1, prob.n_params, dtype=torch.float64))[0])
-    L0 = cfg["level"] * E0
-    train = _training(model)
-    # endpoints: pair s uses seeds 2s and 2s + 1 of the problem's init
-    starts = init_from_seeds(prob, [2 * int(s) + j for s in seeds for j in (0, 1)])
-    ctx.progress(0, len(seeds), "training endpoints")
-    ends = train_to_level(prob, starts, ALPHA * L0, **train)
-    ok = [bool(ends.reached[2 * i]) and bool(ends.reached[2 * i + 1]) for i in range(len(seeds))]
-    good = [i for i in range(len(seeds)) if ok[i]]
-    ctx.progress(0, 1, f"strings of {len(good)} pairs, beads of all pairs in one batch")
-    results = {}
+def _connect(cell: Cell) -> dict[str, list]:
+    """Train every pair's endpoints to alpha L0 as one batch, then the strings of all pairs
+    at L0 together (each round's beads, of every pair, as one batch)."""
+    cfg, prob = cell.cfg, cell.problem
+    L0 = cfg["level"] * loss_at_zero(prob)
+    cell.progress(0, "training endpoints")
+    ends = train_to_level(prob, cell.theta, cfg["alpha"] * L0, **training(cfg))
+    good = torch.nonzero(ends.reached.reshape(cell.R, 2).all(dim=1)).flatten().tolist()
+    cell.progress(0, f"strings of {len(good)} pairs, beads of all pairs in one batch")
+    strings = {}
     if good:
-        A = ends.theta[[2 * i for i in good]]
-        B = ends.theta[[2 * i + 1 for i in good]]
-        res = dynamic_strings(prob, A, B, L0, alpha=ALPHA, max_depth=MAX_DEPTH,
-                              max_beads=MAX_BEADS, **train)  # fmt: skip
-        results = dict(zip(good, res, strict=True))
+        pairs = ends.theta.reshape(cell.R, 2, -1)[torch.tensor(good, device=ends.theta.device)]
+        found = dynamic_strings(prob, pairs[:, 0], pairs[:, 1], L0, **string_options(cfg))
+        strings = dict(zip(good, found, strict=True))
+    end_loss = ends.loss.reshape(cell.R, 2).tolist()
     rows = []
-    for i, s in enumerate(seeds):
-        base = {"seed": int(s), "model": model, "width": width, "level_abs": L0,
-                "endpoint_loss_a": float(ends.loss[2 * i]),
-                "endpoint_loss_b": float(ends.loss[2 * i + 1])}  # fmt: skip
-        if i not in results:
-            rows.append(dict.fromkeys(COLUMNS) | base | {"stop": "endpoint_not_reached",
-                                                         "connected": False})  # fmt: skip
-            continue
-        r = results[i]
-        rows.append(
-            base
-            | {k: v for k, v in r.path.as_row().items() if k != "level"}
-            | {"depth": int(r.depth), "train_steps": int(r.train_steps), "stop": r.stop}
-        )
-    return rows
+    for i, (loss_a, loss_b) in enumerate(end_loss):
+        row = {"level_abs": L0, "endpoint_loss_a": loss_a, "endpoint_loss_b": loss_b}
+        if i in strings:
+            row |= {k: v for k, v in strings[i].as_row().items() if k != "level"}
+        else:
+            row |= {"stop": "endpoint_not_reached", "connected": False}
+        rows.append(row)
+    return {k: [r.get(k) for r in rows] for k in CONNECT_COLUMNS}
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-    """One dict per (model, width, level): connected fraction, length and beads."""
-    cells: dict[tuple, list[dict]] = {}
-    for r in rows:
-        cells.setdefault((r["net"], float(r["level"])), []).append(r)
-    out = []
-    for (net, level), rs in sorted(cells.items(), key=lambda t: (parse_net(t[0][0]), -t[0][1])):
-        model, width = parse_net(net)
-        tried = [r for r in rs if r["stop"] != "endpoint_not_reached"]
-        conn = [r for r in tried if r["connected"]]
-        out.append(
-            {
-                "model": model,
-                "width": width,
-                "level": level,
-                "level_abs": float(rs[0]["level_abs"]),
-                "pairs": len(tried),
-                "endpoints_missed": len(rs) - len(tried),
-                "connected": len(conn) / len(tried) if tried else None,
-                "normalized_length_mean": _mean([r["normalized_length"] for r in conn]),
-                "normalized_length_max": max(
-                    (r["normalized_length"] for r in conn), default=None
-                ),  # fmt: skip
-                "beads_mean": _mean([r["n_beads"] for r in conn]),
-                "train_steps_mean": _mean([r["train_steps"] for r in tried]),
-            }
-        )
-    return out
+PROTOCOL = Protocol(
+    make_problem=make_problem,
+    init=_pair_starts,
+    steps=(
+        Measure(_net, {"model": "VARCHAR", "width": "BIGINT"}),
+        Measure(_connect, CONNECT_COLUMNS),
+    ),
+    keep_params=False,  # a run is a pair of endpoints and a polygon, not one point
+)
 
-
-def _mean(values: list) -> float | None:
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    return float(np.mean(vals)) if vals else None
-
+CONNECTED = ("connected", (True,))
+SUMMARY = SummarySpec(
+    keys=("net", "level"),
+    aggs=(
+        Agg("level_abs", how="first"),
+        Agg("endpoints_missed", "stop", "count", ("endpoint_not_reached",)),
+        # the pairs that got a string: their connected share, bead steps
+        Agg("connected", "connected", "fraction", where=("stop", STRING_STOP)),
+        Agg("normalized_length_mean", "normalized_length", where=CONNECTED),
+        Agg("normalized_length_max", "normalized_length", "max", where=CONNECTED),
+        Agg("beads_mean", "n_beads", where=CONNECTED),
+        Agg("train_steps_mean", "train_steps", where=("stop", STRING_STOP)),
+    ),
+    derived=(
+        ("model", lambda c: parse_net(c["net"])[0]),
+        ("width", lambda c: parse_net(c["net"])[1]),
+        ("pairs", lambda c: c["runs"] - c["endpoints_missed"]),
+    ),
+    sort=lambda c: (c["model"], c["width"], -c["level"]),
+)
 
 TABLE = (
     ("model", "model", "s"),
@@ -268,10 +323,8 @@ STUDY = Study(
     summary="Normalized geodesic length of level sets by string sampling (Freeman & Bruna).",
     params=PARAMS,
     default_seeds=3,
-    columns=COLUMNS,
-    run_cell=run_cell,
-    summarize=summarize,
+    protocol=PROTOCOL,
+    summarize=SUMMARY,
     table=TABLE,
     figures=figures,
-    make_problem=make_problem,
 )

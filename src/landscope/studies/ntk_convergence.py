@@ -48,7 +48,8 @@ import numpy as np
 import torch
 
 from ..kernels import ntk_gram, sphere
-from ..kernels.dynamics import bound, train_two_layer, two_layer_init
+from ..kernels.dynamics import bound, train_two_layer
+from ..kernels.two_layer import two_layer_init
 from ._checks import at_least, positive
 from ._study import Param, RunContext, Study
 from .figures import FigureSpec, Line, Panel, floats

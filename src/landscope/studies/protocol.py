@@ -17,13 +17,27 @@ returning per-row columns). A study declares ::
 
 and the protocol's ``run_cell`` and ``columns`` are what the sweep calls and stores.
 Every step's settings come from the configuration (parameters stored with each row), so
-a protocol has no hidden constants.
+a protocol has no hidden constants. A setting that also depends on the cell's data (a
+tolerance relative to the scale of the targets) is ``FromCell(lambda cell: ...)``.
+
+Problems whose rows own data drawn per seed (one planted teacher and sample per run) are
+declared with ``make_data``: ``make_data(cfg, seeds)`` is drawn once per cell, kept as
+``cell.data`` and passed to ``make_problem(cfg, data=..., dtype=..., device=...)``. An
+initialization that needs more than the problem and the seeds is ``init=FromCell(fn)``;
+it may return a ``Start`` when it also fixes part of the model (a second layer it
+estimates), which then replaces the cell's problem.
+
+A study that analyses another study's stored runs starts with ``Require(study,
+overrides)``: the cell's rows become that study's final points of the same seeds (its
+missing runs computed first). ``Measure(fn, types, where=(column, values))`` measures only
+the rows whose result is one of ``values`` (e.g. the spurious minima).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -31,19 +45,27 @@ import torch
 
 from ..critical import CERTIFICATE_COLUMNS, Certificate, Tolerances, certify
 from ..optim import STATUS, Progress, RunResult, Stop, newton_polish, run
-from ..problems import Problem, init_from_seeds
+from ..problems import Problem, RowData, init_from_seeds
 from ._study import RunContext
 
 __all__ = [
+    "UNCERTIFIED",
     "Cell",
+    "FromCell",
     "Measure",
     "PolishCertify",
     "Protocol",
+    "Require",
     "Retrain",
+    "Start",
     "Train",
 ]
 
 Setting = Callable[[dict], Any]
+
+# The verdict of a row that was not certified (``PolishCertify(max_params=...)``); not one
+# of ``landscope.critical.VERDICTS``.
+UNCERTIFIED = "uncertified"
 
 
 def _value(setting: Any, cfg: Mapping[str, Any]) -> Any:
@@ -53,6 +75,44 @@ def _value(setting: Any, cfg: Mapping[str, Any]) -> Any:
     if callable(setting):
         return setting(cfg)
     return setting
+
+
+@dataclass(frozen=True)
+class FromCell:
+    """A step setting computed from the whole cell, not the configuration alone.
+
+    For settings that depend on the cell's data or problem, e.g. a stopping rule relative
+    to the targets' scale, ``FromCell(lambda cell: Stop(grad_tol=... * scale(cell)))``;
+    and, as ``Protocol(init=FromCell(fn))``, an initialization that reads the
+    configuration or the cell's data (``fn(cell) -> rows`` or a ``Start``).
+    """
+
+    fn: Callable[[Cell], Any]
+
+
+def _resolve(setting: Any, cell: Cell) -> Any:
+    """A step setting for one cell: ``FromCell`` gets the cell, the rest as ``_value``."""
+    if isinstance(setting, FromCell):
+        return setting.fn(cell)
+    return _value(setting, cell.cfg)
+
+
+@dataclass(frozen=True)
+class Start:
+    """What an initialization returns when it also fixes part of the model.
+
+    E.g. one-hidden-layer regression trained in W with the second layer v fixed at the
+    value the initialization estimated: the rows are W, the problem is the one with that v.
+
+    Attributes:
+        theta: the initial rows (R, P) of ``problem``.
+        problem: replaces the cell's problem.
+        problem64: the same in float64 (default: ``problem``, which must then be float64).
+    """
+
+    theta: torch.Tensor
+    problem: Problem
+    problem64: Problem | None = None
 
 
 @dataclass
@@ -69,6 +129,11 @@ class Cell:
         columns: per-row result columns written so far (name -> sequence of length R).
         cert: the latest certificate, if any.
         result: the latest training result, if any.
+        theta0: the initial rows (R, P) (not to be modified in place).
+        data: the cell's data when the protocol draws them (``Protocol.make_data``).
+        init_s: wall time of the initialization of all rows, in seconds.
+        required: another study's stored rows by study name (``Require``), for seeds
+            0 .. max(seeds): the cell's own seeds and every earlier one.
     """
 
     cfg: dict
@@ -80,10 +145,63 @@ class Cell:
     columns: dict[str, Any] = field(default_factory=dict)
     cert: Certificate | None = None
     result: RunResult | None = None
+    theta0: torch.Tensor | None = None
+    data: Any = None
+    init_s: float = 0.0
+    required: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def R(self) -> int:
         return len(self.seeds)
+
+    def subset(self, rows: Sequence[int]) -> Cell:
+        """The cell restricted to ``rows`` (indices into its runs), for a measurement of
+        some rows only: seeds, rows, columns and certificate taken at ``rows``; the
+        problem too where its rows own data (``RowData``); no training result."""
+        idx = np.asarray(rows, dtype=np.int64)
+        at = torch.as_tensor(idx, device=self.theta.device)
+
+        def take(values: Any) -> Any:
+            if isinstance(values, np.ndarray):
+                return values[idx]
+            return [values[i] for i in idx]
+
+        cert = None
+        if self.cert is not None:
+            names = [f.name for f in fields(self.cert) if f.name != "tolerances"]
+            taken = {name: getattr(self.cert, name)[idx] for name in names}
+            cert = Certificate(**taken, tolerances=self.cert.tolerances)
+
+        def select(problem: Problem) -> Problem:
+            return problem.select(at) if isinstance(problem, RowData) else problem
+
+        return Cell(
+            self.cfg,
+            [self.seeds[i] for i in idx],
+            self.ctx,
+            select(self.problem),
+            select(self.problem64),
+            self.theta[at],
+            {k: take(v) for k, v in self.columns.items()},
+            cert,
+            None,
+            None if self.theta0 is None else self.theta0[at],
+            self.data,
+            self.init_s,
+            self.required,
+        )
+
+    def value(self, name: str) -> np.ndarray:
+        """A per-row result so far: a column a step wrote, else the certificate's field.
+
+        Raises:
+            KeyError: if neither has it.
+        """
+        if name in self.columns:
+            return np.asarray(self.columns[name])
+        if self.cert is not None and hasattr(self.cert, name):
+            return np.asarray(getattr(self.cert, name))
+        raise KeyError(f"no step has written {name!r} yet.")
 
     def progress(self, done: int, text: str) -> None:
         self.ctx.progress(done, self.R, text)
@@ -109,12 +227,18 @@ class Train(StepBase):
         label: shown in the progress bar.
         names: the columns it writes: the steps, the driver's status and the final
             gradient norm of each row.
+        when: train only configurations where this is true (parameter name, function of
+            the configuration, or value); elsewhere every row keeps its initial point,
+            with 0 steps, status ``"none"`` and gradient norm NaN (not measured).
+
+    ``method`` and ``stop`` may also be ``FromCell`` settings.
     """
 
     method: Setting
-    stop: Callable[[dict], Stop]
+    stop: Callable[[dict], Stop] | FromCell
     label: str = "train"
     names: tuple[str, str, str] = ("steps", "opt_status", "opt_grad_norm")
+    when: Any = True
 
     def columns(self) -> dict[str, str]:
         return dict(zip(self.names, ("BIGINT", "VARCHAR", "DOUBLE"), strict=True))
@@ -124,8 +248,8 @@ class Train(StepBase):
         return run(
             cell.problem,
             theta,
-            _value(self.method, cell.cfg),
-            stop=self.stop(cell.cfg),
+            _resolve(self.method, cell),
+            stop=_resolve(self.stop, cell),
             observers=[Progress(cell.ctx.progress, f"{self.label} step")],
         )
 
@@ -142,6 +266,12 @@ class Train(StepBase):
             cell.columns[n_gn][rows] = gn
 
     def __call__(self, cell: Cell) -> None:
+        if not _value(self.when, cell.cfg):
+            n_steps, n_status, n_gn = self.names
+            cell.columns[n_steps] = np.zeros(cell.R, dtype=np.int64)
+            cell.columns[n_status] = np.array(["none"] * cell.R, dtype=object)
+            cell.columns[n_gn] = np.full(cell.R, np.nan)
+            return
         res = self.train(cell, cell.theta)
         cell.theta, cell.result = res.theta, res
         self.record(cell, res)
@@ -188,12 +318,17 @@ class PolishCertify(StepBase):
         polish_tol: the gradient norm Newton polishes to (parameter name or value).
         skip: ``cell -> (R,) bool`` rows not to polish (None: polish all eligible rows).
         global_spectrum: passed to ``certify``.
+        max_params: certify only problems with at most this many parameters (parameter
+            name or value; None: always). Above it no row is polished and every row is
+            ``UNCERTIFIED``, with its loss and gradient norm and the other certificate
+            columns empty: a cost cap for dense spectra of wide students.
     """
 
     polish_from: Any = "polish_from"
     polish_tol: Any = "polish_tol"
     skip: Callable[[Cell], torch.Tensor] | None = None
     global_spectrum: bool = True
+    max_params: Any = None
 
     def columns(self) -> dict[str, str]:
         return {**CERTIFICATE_COLUMNS, "polish_iters": "BIGINT"}
@@ -202,14 +337,30 @@ class PolishCertify(StepBase):
         return polish_and_certify(
             cell.problem64,
             theta,
-            _value(self.polish_from, cell.cfg),
-            polish_tol=_value(self.polish_tol, cell.cfg),
+            _resolve(self.polish_from, cell),
+            polish_tol=_resolve(self.polish_tol, cell),
             skip=None if self.skip is None else self.skip(cell),
             global_spectrum=self.global_spectrum,
         )
 
+    def uncertified(self, cell: Cell) -> bool:
+        """Whether the cell's problem is above ``max_params``."""
+        cap = None if self.max_params is None else _value(self.max_params, cell.cfg)
+        return cap is not None and cell.problem64.n_params > cap
+
     def __call__(self, cell: Cell) -> None:
         cell.progress(cell.R, "polish + certify")
+        if self.uncertified(cell):
+            theta = cell.theta.to(torch.float64)
+            loss, g = cell.problem64.loss_and_grad(theta)
+            cols: dict[str, Any] = {k: [None] * cell.R for k in CERTIFICATE_COLUMNS}
+            cols["verdict"] = [UNCERTIFIED] * cell.R
+            cols["loss"] = loss.detach().cpu().numpy().astype(float)
+            cols["grad_norm"] = torch.linalg.vector_norm(g, dim=1).cpu().numpy().astype(float)
+            cell.theta, cell.cert = theta, None
+            cell.columns.update(cols)
+            cell.columns["polish_iters"] = np.zeros(cell.R, dtype=np.int64)
+            return
         cell.theta, iters, cell.cert = self.certify(cell, cell.theta)
         cell.columns["polish_iters"] = iters.numpy()
 
@@ -258,19 +409,101 @@ class Measure(StepBase):
     """Per-row measurements: ``fn(cell) -> {column: values (R,)}`` with declared types.
 
     The research logic lives in the rooms; ``fn`` calls it on the cell's rows.
+
+    Attributes:
+        fn: the measurement.
+        types: the columns it writes (name -> DuckDB type).
+        where: measure only the rows whose result ``where[0]`` (a column or a certificate
+            field, ``Cell.value``) is in ``where[1]``: ``fn`` gets ``cell.subset`` of
+            those rows (it is not called when there are none), the other rows get None.
     """
 
     fn: Callable[[Cell], Mapping[str, Any]]
     types: Mapping[str, str]
+    where: tuple[str, tuple] | None = None
 
     def columns(self) -> dict[str, str]:
         return dict(self.types)
 
-    def __call__(self, cell: Cell) -> None:
-        out = dict(self.fn(cell))
+    def _check(self, out: Mapping[str, Any]) -> None:
         if set(out) != set(self.types):
             raise ValueError(f"measurement wrote {sorted(out)}, but declares {sorted(self.types)}.")
-        cell.columns.update(out)
+
+    def __call__(self, cell: Cell) -> None:
+        if self.where is None:
+            out = dict(self.fn(cell))
+            self._check(out)
+            cell.columns.update(out)
+            return
+        name, values = self.where
+        rows = [i for i, v in enumerate(cell.value(name)) if v in values]
+        out = dict(self.fn(cell.subset(rows))) if rows else dict.fromkeys(self.types, ())
+        self._check(out)
+        for key, got in out.items():
+            if len(got) != len(rows):
+                raise ValueError(
+                    f"measurement wrote {len(got)} values of {key!r} for {len(rows)} rows."
+                )
+            col = np.full(cell.R, None, dtype=object)
+            for j, r in enumerate(rows):  # one by one: an array value stays one entry
+                col[r] = got[j]
+            cell.columns[key] = col
+
+
+@dataclass(frozen=True)
+class Require(StepBase):
+    """Start from another study's stored runs of the same seeds, computing missing ones first.
+
+    A study that analyses another's results (the spectra of ``spurious-relu``'s minima)
+    runs on that study's final points: ``ctx.require`` (the sweep's) computes and stores
+    the other study's missing runs of the cell ``overrides`` names, then returns its
+    stored rows of seeds 0 .. max(seeds). The cell's rows (and ``theta0``: this protocol
+    starts there) become the stored ``params`` of its own seeds (float64), ``copy``
+    carries stored columns over, and every returned row, earlier seeds included, is kept
+    in ``cell.required[study]`` for measurements that compare runs with each other.
+
+    Attributes:
+        study: the other study's name.
+        overrides: its parameter values for this cell (``cfg -> {name: [value]}``); they
+            must name one cell of it (its other parameters at their defaults).
+        copy: ``(column there, column here, DuckDB type)`` per carried column.
+        params: take the cell's rows from the stored ``params`` (False: keep them).
+    """
+
+    study: str
+    overrides: Callable[[dict], Mapping[str, Sequence[Any]]]
+    copy: tuple[tuple[str, str, str], ...] = ()
+    params: bool = True
+
+    def columns(self) -> dict[str, str]:
+        return {here: kind for _, here, kind in self.copy}
+
+    def __call__(self, cell: Cell) -> None:
+        if cell.ctx.require is None:
+            raise ValueError(
+                f"this study reads {self.study} results: run it through the sweep "
+                "(landscope run), which supplies them."
+            )
+        cell.progress(0, f"{self.study} runs")
+        stored = cell.ctx.require(self.study, self.overrides(cell.cfg), max(cell.seeds) + 1)
+        if len({r["config_hash"] for r in stored}) > 1:
+            raise ValueError(
+                f"{self.study} overrides {dict(self.overrides(cell.cfg))} name more than one "
+                "cell; give one value per swept parameter."
+            )
+        by_seed = {int(r["seed"]): r for r in stored}
+        missing = [s for s in cell.seeds if s not in by_seed]
+        if missing:
+            raise ValueError(f"{self.study} has no stored run of seeds {missing}.")
+        cell.required[self.study] = [by_seed[s] for s in sorted(by_seed)]
+        mine = [by_seed[s] for s in cell.seeds]
+        for there, here, _ in self.copy:
+            cell.columns[here] = [r[there] for r in mine]
+        if self.params:
+            P = cell.problem64.n_params
+            rows = [np.full(P, np.nan) if r["params"] is None else r["params"] for r in mine]
+            theta = torch.as_tensor(np.stack([np.asarray(r, dtype=np.float64) for r in rows]))
+            cell.theta = cell.theta0 = theta.to(cell.problem64.device)
 
 
 def _cell_value(v: Any, r: int) -> Any:
@@ -285,16 +518,21 @@ class Protocol:
     """How one cell is run: the problem, the initial rows, the steps.
 
     Attributes:
-        make_problem: ``(cfg, dtype=..., device=...) -> Problem``.
+        make_problem: ``(cfg, dtype=..., device=...) -> Problem``; with ``make_data``,
+            ``(cfg, data=..., dtype=..., device=...)``.
         steps: run in order on the cell.
-        init: ``(problem, seeds) -> (R, P)`` initial rows (default: one generator per seed).
+        init: ``(problem, seeds) -> (R, P)`` initial rows (default: one generator per
+            seed), or ``FromCell(fn)`` with ``fn(cell) -> (R, P) rows or a Start``.
         keep_params: store the final rows as the ``params`` column.
+        make_data: ``(cfg, seeds) -> data`` for problems whose rows own data drawn per
+            seed (kept as ``cell.data``); None when ``make_problem`` needs only ``cfg``.
     """
 
     make_problem: Callable[..., Problem]
     steps: tuple[StepBase, ...]
-    init: Callable[[Problem, Sequence[int]], torch.Tensor] = init_from_seeds
+    init: Callable[[Problem, Sequence[int]], torch.Tensor] | FromCell = init_from_seeds
     keep_params: bool = True
+    make_data: Callable[[dict, Sequence[int]], Any] | None = None
 
     def columns(self) -> dict[str, str]:
         cols: dict[str, str] = {}
@@ -305,9 +543,27 @@ class Protocol:
         return cols
 
     def start(self, cfg: dict, seeds: Sequence[int], ctx: RunContext) -> Cell:
-        prob = self.make_problem(cfg, dtype=ctx.dtype, device=ctx.device)
-        prob64 = prob if prob.dtype == torch.float64 else self.make_problem(cfg, device=ctx.device)
-        return Cell(cfg, list(seeds), ctx, prob, prob64, self.init(prob, seeds))
+        """The cell before the first step: its data, problem and initial rows."""
+        data = None if self.make_data is None else self.make_data(cfg, seeds)
+        kw = {} if self.make_data is None else {"data": data}
+        prob = self.make_problem(cfg, dtype=ctx.dtype, device=ctx.device, **kw)
+        prob64 = (
+            prob if prob.dtype == torch.float64 else self.make_problem(cfg, device=ctx.device, **kw)
+        )
+        cell = Cell(cfg, list(seeds), ctx, prob, prob64, torch.empty(0), data=data)
+        t0 = time.perf_counter()
+        if isinstance(self.init, FromCell):
+            out = self.init.fn(cell)
+        else:
+            out = self.init(prob, seeds)
+        if isinstance(out, Start):
+            p64 = out.problem if out.problem64 is None else out.problem64
+            if p64.dtype != torch.float64:
+                raise ValueError("a Start with a problem in another dtype needs its problem64.")
+            cell.problem, cell.problem64, out = out.problem, p64, out.theta
+        cell.init_s = time.perf_counter() - t0
+        cell.theta = cell.theta0 = out
+        return cell
 
     def run_cell(self, cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
         """Run the steps on one cell; one row (dict) per seed with every declared column."""

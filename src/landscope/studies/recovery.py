@@ -17,53 +17,67 @@ and the second layer v is (``second_layer``)
   the learner does not know v*: the tensor method estimates it; a random
   initialization draws random signs;
 - ``known``: v = v* for both (the loss the local-convexity theory is about); the
-  tensor-method neurons are assigned to the slots of v* by their estimated signs.
+  tensor-method neurons are assigned to the slots of v* by their estimated signs
+  (``landscope.init.align_signs``).
 
-Per run: ``init_error`` and ``final_error`` = ||W - W*||_F / ||W*||_F after matching
-neurons (``recovery_error``), ``success`` = final_error <= threshold, steps, and whether v
-was right up to permutation (``v_right``). GD stops at ||grad|| <= 1e-7, loss <= 1e-12
-mean(y^2)/2 (then the run sits at W* to ~1e-6), or ``max_steps``.
+Protocol (every setting a study parameter stored with each row):
 
-Measured at default size (80 cells x 10 runs, 161 s on 2 CPU cores): with v estimated,
-ReLU tensor init + GD recovers W* in 0 / 40 / 100 / 90 / 100 % of runs at n/d = 10, 30,
-100, 300, 1000 for k = 2 and 0 / 10 / 30 / 90 / 100 % for k = 5, while random init stays
-at 50 % (k = 2) and 10 % (k = 5) at every n: it succeeds exactly when its random signs
-of v happen to be right. With v known, random init does as well or better (90-100 %
-from n/d = 30 for k = 2, 100 % from n/d = 100 for k = 5): GD on W alone from random
-starts rarely stalls at these k, and the tensor init needs more samples (its median
-error: 1.2, 1.2, 0.20, 0.10, 0.06 for k = 2). For tanh (odd: the sign of v is free)
-both inits reach 90-100 % from n/d = 30. The initialization error falls like
-n^(-1/2) once the moments resolve every neuron.
+1. the initialization above, per run from its own seed;
+2. ``Train``: GD with a per-row Armijo step until ||grad|| <= ``grad_tol``, loss <=
+   ``rel_loss_target`` * mean(y^2)/2 (y of every run of the cell; the run then sits at
+   W* to ~1e-6), or ``max_steps``;
+3. ``Measure``: ``init_error`` and ``final_error`` = ||W - W*||_F / ||W*||_F after
+   matching neurons (``landscope.problems.recovery_error``), ``success`` = final_error <=
+   ``threshold``, and whether v was right up to permutation (``v_right``). No
+   certificate: the question is the distance to W*, not the kind of point reached.
+
+Run times at default size, per host, are in benchmarks/README.md.
+
+Expected (measured at default size, 10 runs per cell): with v estimated, ReLU tensor
+init + GD recovers W* in 0 / 40 / 100 / 90 / 100 % of runs at n/d = 10, 30, 100, 300,
+1000 for k = 2 and 0 / 10 / 30 / 90 / 100 % for k = 5, while random init stays at 50 %
+(k = 2) and 10 % (k = 5) at every n: it succeeds exactly when its random signs of v
+happen to be right. With v known, random init does as well or better (90-100 % from
+n/d = 30 for k = 2, 100 % from n/d = 100 for k = 5): GD on W alone from random starts
+rarely stalls at these k, and the tensor init needs more samples (its median error:
+1.2, 1.2, 0.20, 0.10, 0.06 for k = 2). For tanh (odd: the sign of v is free) both inits
+reach 90-100 % from n/d = 30. The initialization error falls like n^(-1/2) once the
+moments resolve every neuron.
 
 Run it::
 
     landscope run recovery                  # relu and tanh, d = 10, k = 2, 5, kappa = 1
     landscope run recovery --set d=10,20,50 --set kappa=1,2,5 --set activation=relu
+    landscope run recovery --set grad_tol=1e-9 --set rel_loss_target=1e-16
     landscope show recovery --format json; landscope plot recovery
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from .. import activations as acts
 from ..init import align_signs, tensor_init
-from ..optim import STATUS, Armijo, Progress, Stop, run
-from ..problems import OneHiddenRegression, planted, recovery_error
+from ..optim import Armijo, Stop
+from ..problems import OneHiddenRegression, Planted, planted, recovery_error
 from ._checks import at_least, one_of, positive
-from ._common import by_cell, mean_finite
 from ._study import Param, RunContext, Study
 from .figures import FigureSpec, grid_chart
+from .protocol import Cell, FromCell, Measure, Protocol, Start, Train
+from .summary import Agg, SummarySpec
 
-__all__ = ["STUDY", "run_cell", "summarize"]
+__all__ = ["PROTOCOL", "STUDY", "make_data", "make_problem", "run_cell"]
 
 INITS = ("tensor", "random")
 SECOND = ("estimated", "known")
+# a run's initialization draws from its own stream, seeded 10_007 * seed + stream (its
+# teacher and sample are drawn from the seed itself)
+TENSOR_STREAM, RANDOM_STREAM = 1, 2
 
 
 def _activation(name: str) -> None:
@@ -75,35 +89,46 @@ PARAMS = (
     Param("d", int, (10,), "input dimension", at_least("d", 2)),
     Param("k", int, (2, 5), "hidden units of teacher and student", at_least("k", 1)),
     Param("kappa", float, (1.0,), "condition number of W*", at_least("kappa", 1)),
-    Param("n_ratio", float, (10.0, 30.0, 100.0, 300.0, 1000.0), "samples per input dimension n / d",
-          positive("n_ratio")),
+    Param(
+        "n_ratio",
+        float,
+        (10.0, 30.0, 100.0, 300.0, 1000.0),
+        "samples per input dimension n / d",
+        positive("n_ratio"),
+    ),
     Param("init", str, INITS, "tensor or random", one_of("init", INITS)),
-    Param("second_layer", str, SECOND, "v estimated by the init, or known",
-          one_of("second_layer", SECOND)),
-    Param("threshold", float, (1e-2,), "relative error counted as recovered",
-          positive("threshold")),
+    Param(
+        "second_layer",
+        str,
+        SECOND,
+        "v estimated by the init, or known",
+        one_of("second_layer", SECOND),
+    ),
+    Param(
+        "threshold",
+        float,
+        (1e-2,),
+        "relative error counted as recovered",
+        positive("threshold"),
+    ),
     Param("max_steps", int, (2000,), "GD step budget per run", at_least("max_steps", 1)),
-)  # fmt: skip
+    Param("grad_tol", float, (1e-7,), "GD stops at ||grad|| <= grad_tol", positive("grad_tol")),
+    Param(
+        "rel_loss_target",
+        float,
+        (1e-12,),
+        "GD stops at loss <= rel_loss_target x mean(y^2)/2",
+        positive("rel_loss_target"),
+    ),
+)
 
-COLUMNS = {
-    "n": "BIGINT",
-    "init_error": "DOUBLE",
-    "final_error": "DOUBLE",
-    "success": "BOOLEAN",
-    "v_right": "BOOLEAN",
-    "loss": "DOUBLE",
-    "grad_norm": "DOUBLE",
-    "steps": "BIGINT",
-    "opt_status": "VARCHAR",
-    "init_s": "DOUBLE",
-    "params": "DOUBLE[]",
-}
+DEFAULTS = {p.name: p.default[0] for p in PARAMS}
 
 
 def _validate(cfg: dict) -> None:
     if cfg["k"] > cfg["d"]:
         raise ValueError(f"need k <= d (got k = {cfg['k']}, d = {cfg['d']}).")
-    n = math.ceil(cfg["n_ratio"] * cfg["d"])
+    n = n_samples(cfg)
     if n < cfg["k"] * cfg["d"]:
         raise ValueError(
             f"n = {n} samples cannot determine k d = {cfg['k'] * cfg['d']} weights; raise n_ratio."
@@ -117,101 +142,154 @@ def _validate(cfg: dict) -> None:
             )
 
 
+def n_samples(cfg: dict) -> int:
+    """n = ceil(n_ratio d) samples per run."""
+    return math.ceil(cfg["n_ratio"] * cfg["d"])
+
+
+def make_data(cfg: dict, seeds: Sequence[int]) -> Planted:
+    """Every run's own teacher and sample, drawn from its seed alone."""
+    return planted(cfg["d"], cfg["k"], cfg["kappa"], n_samples(cfg), seeds, cfg["activation"])
+
+
+def make_problem(
+    cfg: dict, data: Planted | None = None, dtype: str = "float64", device: str = "cpu"
+) -> OneHiddenRegression:
+    """The runs' losses in W with v = v* (an ``estimated`` v replaces it at initialization).
+
+    Raises:
+        ValueError: without ``data``: a run's problem depends on its seed (its own teacher
+            and sample) and, with v estimated, on its initialization, not on the
+            configuration alone.
+    """
+    if data is None:
+        raise ValueError(
+            "a recovery run's problem is drawn from its seed (its own teacher and sample), "
+            "so it cannot be rebuilt from the configuration alone."
+        )
+    dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    X, y, v = (t.to(dtype=dt, device=device) for t in (data.X, data.y, data.v))
+    return OneHiddenRegression(X, y, v, cfg["activation"])
+
+
+def _random_start(seeds: Sequence[int], k: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """W0 with rows w_i ~ N(0, I / d) and random signs v0, per run from its own stream."""
+    W0, v0 = [], []
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(10_007 * int(seed) + RANDOM_STREAM)
+        W0.append(torch.randn(k, d, generator=gen, dtype=torch.float64) / math.sqrt(d))
+        v0.append(torch.randint(0, 2, (k,), generator=gen).to(torch.float64) * 2 - 1)
+    return torch.stack(W0), torch.stack(v0)
+
+
+def _with_v(prob: OneHiddenRegression, v: torch.Tensor) -> OneHiddenRegression:
+    return OneHiddenRegression(prob.X, prob.y, v.to(prob.X), prob.activation)
+
+
+def _init(cell: Cell) -> torch.Tensor | Start:
+    """W0 by the tensor method or at random; with v estimated, the problem with that v."""
+    cfg, P = cell.cfg, cell.data
+    act = acts.get(cfg["activation"])
+    cell.progress(0, "initialization")
+    if cfg["init"] == "tensor":
+        gens = [torch.Generator().manual_seed(10_007 * int(s) + TENSOR_STREAM) for s in cell.seeds]
+        ti = tensor_init(P.X, P.y, cfg["k"], act, generator=gens)  # per-row generators
+        W0, v0 = ti.W, ti.v
+    else:
+        W0, v0 = _random_start(cell.seeds, cfg["k"], cfg["d"])
+    if cfg["second_layer"] == "known":  # the problem's v is v* already
+        if cfg["init"] == "tensor":
+            W0 = align_signs(W0, v0, P.v, acts.is_odd(act))
+        return W0.reshape(cell.R, -1).to(cell.problem.X)
+    theta = W0.reshape(cell.R, -1).to(cell.problem.X)
+    return Start(theta, _with_v(cell.problem, v0), _with_v(cell.problem64, v0))
+
+
+def _stop(cell: Cell) -> Stop:
+    scale = 0.5 * float(cell.data.y.square().mean())
+    return Stop(
+        grad_tol=cell.cfg["grad_tol"],
+        loss_target=cell.cfg["rel_loss_target"] * scale,
+        max_steps=cell.cfg["max_steps"],
+    )
+
+
 def _same_signs(v: torch.Tensor, v_star: torch.Tensor) -> torch.Tensor:
+    """Whether each row of v is a permutation of the row of v* (signs +-1)."""
     return (torch.sort(v, dim=1).values == torch.sort(v_star, dim=1).values).all(1)
 
 
-def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
-    """Draw every seed's teacher and sample, initialize, run GD on all seeds in one batch."""
-    act = acts.get(cfg["activation"])
-    d, k, R = cfg["d"], cfg["k"], len(seeds)
-    n = math.ceil(cfg["n_ratio"] * d)
-    P = planted(d, k, cfg["kappa"], n, seeds, act)
+def _errors(cell: Cell) -> dict[str, Any]:
+    """Distances to W* before and after GD, success, and whether v was right."""
+    P, prob = cell.data, cell.problem64
+    R, k, d = cell.R, cell.cfg["k"], cell.cfg["d"]
+    act, v = prob.activation, prob.v.cpu()
+    theta = cell.theta.to(torch.float64)
+    e0 = recovery_error(cell.theta0.reshape(R, k, d), v, P.W, P.v, act).numpy()
+    e1 = recovery_error(theta.reshape(R, k, d), v, P.W, P.v, act).numpy()
+    loss, g = prob.loss_and_grad(theta)
     odd = acts.is_odd(act)
-    t0 = time.perf_counter()
-    ctx.progress(0, R, "initialization")
-    if cfg["init"] == "tensor":
-        gens = [torch.Generator().manual_seed(10_007 * int(s) + 1) for s in seeds]
-        ti = tensor_init(P.X, P.y, k, act, generator=gens)  # per-row generators
-        W0, v0 = ti.W, ti.v
-    else:
-        W0, v0 = [], []
-        for seed in seeds:
-            gen = torch.Generator().manual_seed(10_007 * int(seed) + 2)
-            W0.append(torch.randn(k, d, generator=gen, dtype=torch.float64) / math.sqrt(d))
-            v0.append(torch.randint(0, 2, (k,), generator=gen).to(torch.float64) * 2 - 1)
-        W0, v0 = torch.stack(W0), torch.stack(v0)
-    if cfg["second_layer"] == "known":
-        if cfg["init"] == "tensor":
-            W0 = align_signs(W0, v0, P.v, odd)
-        v0 = P.v.clone()
-    init_s = (time.perf_counter() - t0) / R
-    v_right = torch.ones(R, dtype=torch.bool) if odd else _same_signs(v0, P.v)
-
-    prob = OneHiddenRegression(P.X, P.y, v0, act)
-    scale = 0.5 * float(P.y.square().mean())
-
-    stop = Stop(grad_tol=1e-7, loss_target=1e-12 * scale, max_steps=cfg["max_steps"])
-    res = run(prob, W0.reshape(R, -1), Armijo(), stop=stop,
-              observers=[Progress(ctx.progress, "GD step")])  # fmt: skip
-    W = res.theta.reshape(R, k, d)
-    e0 = recovery_error(W0, v0, P.W, P.v, act).numpy()
-    e1 = recovery_error(W, v0, P.W, P.v, act).numpy()
-    loss, g = prob.loss_and_grad(res.theta)
-    gn = torch.linalg.vector_norm(g, dim=1)
-    status = [STATUS[int(s)] for s in res.status]
-    return [
-        {
-            "seed": int(seed),
-            "n": n,
-            "init_error": float(e0[r]),
-            "final_error": float(e1[r]),
-            "success": bool(np.isfinite(e1[r]) and e1[r] <= cfg["threshold"]),
-            "v_right": bool(v_right[r]),
-            "loss": float(loss[r]),
-            "grad_norm": float(gn[r]),
-            "steps": int(res.steps[r]),
-            "opt_status": status[r],
-            "init_s": init_s,
-            "params": res.theta[r].numpy(),
-        }
-        for r, seed in enumerate(seeds)
-    ]
+    v_right = torch.ones(R, dtype=torch.bool) if odd else _same_signs(v, P.v)
+    return {
+        "n": [n_samples(cell.cfg)] * R,
+        "init_error": e0,
+        "final_error": e1,
+        "success": np.isfinite(e1) & (e1 <= cell.cfg["threshold"]),
+        "v_right": v_right.numpy(),
+        "loss": loss.cpu().numpy(),
+        "grad_norm": torch.linalg.vector_norm(g, dim=1).cpu().numpy(),
+        "init_s": [cell.init_s / R] * R,
+    }
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-    """One dict per cell: success rate, median errors, how often v was right."""
-    out = []
-    for rs in by_cell(rows):
-        f, m = rs[0], len(rs)
-        out.append(
+PROTOCOL = Protocol(
+    make_data=make_data,
+    make_problem=make_problem,
+    init=FromCell(_init),
+    steps=(
+        Train(method=lambda cfg: Armijo(), stop=FromCell(_stop), label="GD"),
+        Measure(
+            _errors,
             {
-                "activation": f["activation"],
-                "d": f["d"],
-                "k": f["k"],
-                "kappa": f["kappa"],
-                "n_ratio": f["n_ratio"],
-                "n": f["n"],
-                "init": f["init"],
-                "second_layer": f["second_layer"],
-                "runs": m,
-                "success": sum(bool(r["success"]) for r in rs) / m,
-                "init_error_median": float(np.median([r["init_error"] for r in rs])),
-                "final_error_median": float(np.median([r["final_error"] for r in rs])),
-                "v_right": sum(bool(r["v_right"]) for r in rs) / m,
-                "steps_mean": mean_finite([float(r["steps"]) for r in rs]),
-                "wall_s": f["cell_wall_s"],
-            }
-        )
-    order = {(a, b): i for i, (a, b) in enumerate((s, i) for s in SECOND for i in INITS)}
-    out.sort(
-        key=lambda c: (
-            c["activation"], c["d"], c["k"], c["kappa"],
-            order[(c["second_layer"], c["init"])], c["n_ratio"],
-        )
-    )  # fmt: skip
-    return out
+                "n": "BIGINT",
+                "init_error": "DOUBLE",
+                "final_error": "DOUBLE",
+                "success": "BOOLEAN",
+                "v_right": "BOOLEAN",
+                "loss": "DOUBLE",
+                "grad_norm": "DOUBLE",
+                "init_s": "DOUBLE",
+            },
+        ),
+    ),
+)
 
+
+def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
+    """The protocol on one cell; parameters missing from ``cfg`` take their defaults."""
+    return PROTOCOL.run_cell({**DEFAULTS, **cfg}, seeds, ctx)
+
+
+ORDER = [(s, i) for s in SECOND for i in INITS]
+
+SUMMARY = SummarySpec(
+    keys=("activation", "d", "k", "kappa", "n_ratio", "n", "init", "second_layer"),
+    aggs=(
+        Agg("success", how="fraction"),
+        Agg("init_error_median", "init_error", "median"),
+        Agg("final_error_median", "final_error", "median"),
+        Agg("v_right", how="fraction"),
+        Agg("steps_mean", "steps"),
+    ),
+    sort=lambda c: (
+        c["activation"],
+        c["d"],
+        c["k"],
+        c["kappa"],
+        ORDER.index((c["second_layer"], c["init"])),
+        c["n_ratio"],
+    ),
+)
 
 TABLE = (
     ("activation", "phi", "s"),
@@ -272,9 +350,8 @@ STUDY = Study(
     summary="One-hidden-layer recovery: tensor vs random init, success vs n/d (Zhong 2017).",
     params=PARAMS,
     default_seeds=10,
-    columns=COLUMNS,
-    run_cell=run_cell,
-    summarize=summarize,
+    protocol=PROTOCOL,
+    summarize=SUMMARY,
     table=TABLE,
     figures=figures,
     validate=_validate,

@@ -4,6 +4,10 @@ aggregated, and how cells are ordered.
 ``SummarySpec(keys=..., aggs=(Agg(...), ...), sort=...)`` is called on the stored rows
 (dicts) and returns one dict per cell. Every summary row also gets ``runs`` (rows in the
 cell) and ``wall_s`` (the cell's wall time).
+
+A summary that is not one row per cell (a header row per cell, then one row per type of
+minimum found in it; one row per kind of pair) declares ``parts``: each ``Part`` selects,
+explodes and groups the cell's rows and gives zero or more summary rows of its own.
 """
 
 from __future__ import annotations
@@ -15,9 +19,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Agg", "SummarySpec", "by_cell", "mean_finite"]
+__all__ = ["Agg", "Part", "SummarySpec", "by_cell", "mean_finite"]
 
-HOWS = ("mean", "median", "fraction", "share", "sum", "min", "max", "first", "count", "se")
+HOWS = (
+    "mean",
+    "median",
+    "fraction",
+    "share",
+    "sum",
+    "min",
+    "max",
+    "first",
+    "count",
+    "se",
+    "rows",
+)
 
 
 def mean_finite(values: Sequence[float | None]) -> float | None:
@@ -49,9 +65,13 @@ class Agg:
             (None when there are none); ``fraction``: the share of rows whose value is
             true; ``share``: the share of rows whose value is in ``values``; ``se``: the
             binomial standard error sqrt(p (1 - p) / runs) of that share; ``first``: the
-            first row's value; ``count``: rows whose value is in ``values``.
+            first row's value; ``count``: rows whose value is in ``values``; ``rows``:
+            the number of rows aggregated (``column`` is not read).
         values: the values ``share``, ``se`` and ``count`` look for.
         where: only rows whose column ``where[0]`` is in ``where[1]`` are aggregated.
+        of_all: ``share``, ``se`` and ``fraction`` count the rows ``where`` keeps out of
+            all rows of the cell, not out of the kept rows only (the share of all runs that
+            missed the optimum and did not converge).
     """
 
     key: str
@@ -59,6 +79,7 @@ class Agg:
     how: str = "mean"
     values: tuple = ()
     where: tuple[str, tuple] | None = None
+    of_all: bool = False
 
     def __post_init__(self) -> None:
         if self.how not in HOWS:
@@ -66,9 +87,12 @@ class Agg:
 
     def __call__(self, rows: list[dict]) -> Any:
         col = self.column or self.key
+        total = len(rows)
         if self.where is not None:
             wcol, wvals = self.where
             rows = [r for r in rows if r[wcol] in wvals]
+        if self.how == "rows":
+            return len(rows)
         vals = [r[col] for r in rows]
         if self.how == "first":
             return vals[0] if vals else None
@@ -76,10 +100,12 @@ class Agg:
             hits = sum(v in self.values for v in vals)
             if self.how == "count":
                 return hits
-            p = hits / len(vals) if vals else math.nan
-            return p if self.how == "share" else math.sqrt(p * (1 - p) / len(vals))
+            n = total if self.of_all else len(vals)
+            p = hits / n if n else math.nan
+            return p if self.how == "share" else math.sqrt(p * (1 - p) / n)
         if self.how == "fraction":
-            return sum(bool(v) for v in vals) / len(vals) if vals else None
+            n = total if self.of_all else len(vals)
+            return sum(bool(v) for v in vals) / n if n else None
         fin = _finite(vals)
         if not fin:
             return None
@@ -93,6 +119,85 @@ class Agg:
         return float(fn(fin))
 
 
+Derived = tuple[tuple[str, Callable[[dict], Any]], ...]
+
+
+def _explode(rows: list[dict], columns: Sequence[str]) -> list[dict]:
+    """One record per element of the array ``columns`` (read in step) of each row."""
+    out = []
+    for row in rows:
+        arrays = [row[c] for c in columns]
+        if any(a is None for a in arrays):
+            continue
+        n = len(arrays[0])
+        if any(len(a) != n for a in arrays):
+            lengths = ", ".join(f"{c}: {len(a)}" for c, a in zip(columns, arrays, strict=True))
+            raise ValueError(f"exploded columns need equal lengths per row, got {lengths}.")
+        for i in range(n):
+            out.append({**row, **{c: a[i] for c, a in zip(columns, arrays, strict=True)}})
+    return out
+
+
+@dataclass(frozen=True)
+class Part:
+    """One kind of summary row a cell gives, in a summary that is not one row per cell.
+
+    ``SummarySpec(parts=(header, per_type))`` gives, cell by cell, the rows of each part in
+    order: e.g. one header row per cell, then one row per type of minimum found in it. A
+    part with no records gives no row.
+
+    Attributes:
+        keys: copied from the cell's row (the spec's ``keys``, ``runs``, ``aggs``,
+            ``wall_s`` and ``derived``).
+        where: only the cell's rows whose column ``where[0]`` is in ``where[1]``.
+        explode: array columns read in step: a row gives one record per element, the
+            other columns repeated (a row whose arrays are missing gives none).
+        columns: ``(name, fn(record))`` added to every record, in order, before grouping.
+        group: one summary row per distinct value of these record columns, in first-seen
+            order, each value copied into its row; ``()``: one row for all records.
+        aggs: aggregated over the records of a row.
+        derived: ``(key, fn(row))`` computed after the aggregates, in order.
+        sort: the sort key of the part's rows within a cell (None: first-seen order).
+
+    Keys starting with ``_`` are working values (a rounded loss to group by, say): derived
+    values and ``sort`` see them; the summary rows leave them out.
+    """
+
+    keys: tuple[str, ...] = ()
+    where: tuple[str, tuple] | None = None
+    explode: tuple[str, ...] = ()
+    columns: Derived = ()
+    group: tuple[str, ...] = ()
+    aggs: tuple[Agg, ...] = ()
+    derived: Derived = ()
+    sort: Callable[[dict], Any] | None = None
+
+    def __call__(self, cell: dict, rows: list[dict]) -> list[dict]:
+        """The part's summary rows of one cell (``cell``: the cell's summary row)."""
+        if self.where is not None:
+            wcol, wvals = self.where
+            rows = [r for r in rows if r[wcol] in wvals]
+        if self.explode:
+            rows = _explode(rows, self.explode)
+        for name, fn in self.columns:
+            rows = [{**r, name: fn(r)} for r in rows]
+        groups: dict[tuple, list[dict]] = {}
+        for r in rows:
+            groups.setdefault(tuple(r[g] for g in self.group), []).append(r)
+        out = []
+        for values, records in groups.items():
+            s: dict[str, Any] = {k: cell[k] for k in self.keys}
+            s.update(zip(self.group, values, strict=True))
+            for agg in self.aggs:
+                s[agg.key] = agg(records)
+            for key, fn in self.derived:
+                s[key] = fn(s)
+            out.append(s)
+        if self.sort is not None:
+            out.sort(key=self.sort)
+        return [{k: v for k, v in s.items() if not k.startswith("_")} for s in out]
+
+
 @dataclass(frozen=True)
 class SummarySpec:
     """Stored rows -> one dict per cell.
@@ -101,15 +206,19 @@ class SummarySpec:
         keys: columns copied from the cell's first row (the configuration, mostly).
         aggs: aggregated values, in order.
         derived: ``(key, fn(summary_row))`` computed after the aggregates, in order.
-        sort: the sort key of a summary row (None keeps first-seen order).
+        sort: the sort key of a summary row (None keeps first-seen order); with
+            ``parts``, of the cells' rows, each cell's part rows kept together in order.
         group: columns that define a cell (default: the stored ``config_hash``).
+        parts: when given, the summary rows are the parts' rows of each cell (``Part``),
+            and the cell's own row only supplies the values they copy.
     """
 
     keys: tuple[str, ...]
     aggs: tuple[Agg, ...] = ()
-    derived: tuple[tuple[str, Callable[[dict], Any]], ...] = ()
+    derived: Derived = ()
     sort: Callable[[dict], Any] | None = None
     group: tuple[str, ...] | None = None
+    parts: tuple[Part, ...] = ()
 
     def cells(self, rows: list[dict]) -> list[list[dict]]:
         if self.group is None:
@@ -121,7 +230,8 @@ class SummarySpec:
 
     def __call__(self, rows: list[dict]) -> list[dict]:
         out = []
-        for cell in self.cells(rows):
+        cells = self.cells(rows)
+        for cell in cells:
             first = cell[0]
             s: dict[str, Any] = {k: first[k] for k in self.keys}
             s["runs"] = len(cell)
@@ -131,6 +241,11 @@ class SummarySpec:
             for key, fn in self.derived:
                 s[key] = fn(s)
             out.append(s)
+        if not self.parts:
+            if self.sort is not None:
+                out.sort(key=self.sort)
+            return out
+        order = list(range(len(cells)))
         if self.sort is not None:
-            out.sort(key=self.sort)
-        return out
+            order.sort(key=lambda i: self.sort(out[i]))
+        return [row for i in order for part in self.parts for row in part(out[i], cells[i])]

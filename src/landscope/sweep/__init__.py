@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .lookup import stored_run
+    from .point import StoredPoint, stored_point
     from .runner import (
         BOOKKEEPING_COLUMNS,
         RunReport,
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 # public name -> the module that defines it
 _LAZY: dict[str, str] = {
     "stored_run": ".lookup",
+    "StoredPoint": ".point",
+    "stored_point": ".point",
     "BOOKKEEPING_COLUMNS": ".runner",
     "RunReport": ".runner",
     "run_study": ".runner",
@@ -50,9 +53,11 @@ __all__ = [
     "STORE_FILE",
     "ResultStore",
     "RunReport",
+    "StoredPoint",
     "check_out_dir",
     "run_study",
     "show_study",
+    "stored_point",
     "stored_run",
     "study_schema",
 ]

@@ -1,0 +1,26 @@
+"""Data sets and samplers, float64 tensors on the CPU.
+
+- ``sphere(n, d, seed=)``: points uniform on the unit sphere of R^d;
+- ``digits(n)`` / ``digit_images(n)``: scikit-learn's shipped 8 x 8 digits, as unit rows
+  of R^64 or as [0, 1] images with labels;
+- ``polynomial(n, degree)``: Freeman & Bruna's regression y = x^p on [0, 1];
+- ``load_points(path, n)``: a user's (n, d) array from a ``.npy`` or ``.csv`` file.
+
+Every loader raises ValueError with one sentence for arguments it cannot serve. This
+room imports numpy and torch only (scikit-learn, for the digits, when called).
+"""
+
+from .digits import DIGITS_LEVELS, DIGITS_N, digit_images, digits
+from .files import load_points
+from .polynomial import polynomial
+from .sphere import sphere
+
+__all__ = [
+    "DIGITS_LEVELS",
+    "DIGITS_N",
+    "digit_images",
+    "digits",
+    "load_points",
+    "polynomial",
+    "sphere",
+]
