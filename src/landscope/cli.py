@@ -257,15 +257,6 @@ def _ntk(args: argparse.Namespace) -> int:
     return 0
 
 
-def _get_study(name: str, registry: Mapping[str, Study] | None) -> Study:
-    """``get_study(name)``; an injected registry (tests, plug-ins) gets its sentence."""
-    if registry is None:
-        return get_study(name)
-    if name not in registry:
-        raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(registry))}.")
-    return registry[name]
-
-
 def parse_sets(study: Study, sets: Sequence[str]) -> dict[str, list]:
     """Turn ``["k=6,10", "extra=0..2"]`` into typed overrides.
 
@@ -472,7 +463,7 @@ def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study] | None) ->
     if args.command == "ntk":
         return _ntk(args)
 
-    study = _get_study(args.study, registry)
+    study = get_study(args.study, registry)
     if args.command == "run":
         overrides = parse_sets(study, args.sets)
         seeds = study.default_seeds if args.seeds is None else args.seeds

@@ -252,3 +252,30 @@ def test_bad_problem_inputs_raise_one_sentence(match: str, make) -> None:
     with pytest.raises(ValueError, match=match) as err:
         make()
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_pattern_is_the_last_evaluations_or_recomputed(activation: str) -> None:
+    """``pattern`` reuses the last evaluation's ReLU pattern only at that very iterate."""
+    prob, theta, _ = _problem("Xy", activation, R=3, m=40, n=9)
+    W = prob.weights(theta)
+
+    def fresh(t: torch.Tensor):
+        Z = prob.weights(t) @ prob.Xt
+        return Z >= 0, ((Z >= 0) if activation == "relu" else 1 - torch.tanh(Z) ** 2)
+
+    prob.loss_and_grad(theta)
+    P, D = prob.pattern(theta)
+    want = fresh(theta)
+    assert P.shape == (3, 40, 9) and P.dtype == torch.bool
+    assert torch.equal(P, want[0])
+    assert_close(D.to(DT), want[1].to(DT), what="phi'")
+    other = theta + 0.5 * torch.randn(theta.shape, generator=_gen(3), dtype=DT)
+    assert torch.equal(prob.pattern(other)[0], fresh(other)[0])  # another iterate
+    prob.loss_and_grad(theta)
+    theta.mul_(-1.0)  # modified in place after the evaluation: recomputed, not reused
+    assert torch.equal(prob.pattern(theta)[0], fresh(theta)[0])
+    assert torch.equal(W, prob.weights(theta))  # views of the same rows
+    sub = torch.tensor([2, 0])
+    part = prob.select(sub)
+    assert torch.equal(part.pattern(theta[sub])[0], fresh(theta)[0][sub])

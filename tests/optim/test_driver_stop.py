@@ -1,7 +1,8 @@
-"""Stopping rules of the driver added for fixed-budget runs: ``Stop(loss_growth=...)`` (a
-row whose loss exceeds loss_growth times its starting loss is diverged) and
+"""Driver additions for fixed-budget runs tracked by observers: ``Stop(loss_growth=...)``
+(a row whose loss exceeds loss_growth times its starting loss is diverged) and
 ``Stop(grad_tol=None)`` (no gradient test), against plain per-row loops, through
-compaction, and their validation; a rule left out costs the default path nothing."""
+compaction, and their validation (a rule left out costs the default path nothing); the
+working problem shown to observers (``View.problem``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 import torch
 
 from _tolerances import assert_close
-from landscope.optim import GD, STATUS, Stop, run
-from landscope.problems import Quadratic
+from landscope.optim import GD, STATUS, Stop, View, run
+from landscope.problems import OneHiddenRegression, Quadratic, planted
 from reference.one_row import run_alone
 
 DT = torch.float64
@@ -142,3 +143,28 @@ def test_new_rules_are_stored_and_validated():
     assert Stop().loss_growth is None and Stop().columns()["stop_loss_growth"] is None
     with pytest.raises(ValueError, match="^grad_tol must be None or a finite number"):
         Stop(grad_tol=-1.0)
+
+
+def test_observers_see_the_working_problem():
+    """``View.problem`` is the problem the rows were evaluated on: restricted with them."""
+    p = planted(3, 2, 2.0, 12, seeds=range(5))
+    prob = OneHiddenRegression(p.X, p.y, p.v)
+    theta0 = prob.init(5, generator=torch.Generator().manual_seed(0))
+    seen = []
+
+    def watch(view: View) -> None:
+        rows = view.rows
+        assert view.problem.X.shape[0] == rows.numel() == view.theta.shape[0]
+        assert torch.equal(view.problem.X, p.X[rows]) and torch.equal(view.problem.y, p.y[rows])
+        assert_close(view.problem.loss(view.theta), view.loss, what="loss on View.problem")
+        seen.append((view.step, rows.numel(), view.problem is prob))
+
+    stop = Stop(grad_tol=1e-6, loss_target=1e-3, max_steps=400)
+    res = run(prob, theta0, GD(0.2), stop=stop, observers=[watch])
+    sizes = [r for _, r, _ in seen]
+    assert sizes[0] == 5 and min(sizes) < 5, "rows should leave the batch: " + str(res.steps)
+    assert seen[0][2] and not seen[-1][2]  # the problem itself, then its restrictions
+    shared = OneHiddenRegression(p.X[0], p.y[0], p.v[0])  # data shared: nothing to restrict
+    probs = []
+    run(shared, theta0, GD(0.2), stop=stop, observers=[lambda v: probs.append(v.problem)])
+    assert all(q is shared for q in probs)

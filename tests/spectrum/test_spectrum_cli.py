@@ -220,7 +220,11 @@ def test_bad_input_one_sentence_exit_2(store: Path, capsys, argv, expected) -> N
 def test_no_store_and_no_make_problem(tmp_path: Path, store: Path, capsys) -> None:
     assert spectrum(tmp_path / "none") == 2
     assert error_sentence(capsys).startswith("no results for study 'spurious-relu' in")
-    bare = {STUDY.name: dataclasses.replace(STUDY, make_problem=None)}
+    # a study without a protocol (run_cell and columns only) and no make_problem
+    bare_study = dataclasses.replace(
+        STUDY, protocol=None, run_cell=STUDY.run_cell, columns=STUDY.columns, make_problem=None
+    )
+    bare = {STUDY.name: bare_study}
     assert spectrum(store, "--set", "k=6", registry=bare) == 2
     assert error_sentence(capsys) == (
         "study 'spurious-relu' cannot rebuild the problem of a stored run (it has no "

@@ -162,11 +162,14 @@ class NTKTracker:
     the start, max_r ||w_r(k) - w_r(0)|| and (``record_gram``) ||H(k) - H(0)||_2; a row
     is also measured at the step it stops, and its later columns repeat those values.
     The residual is sqrt(2 L) from the driver's loss (exact: see ``TwoLayerNTK``), or
-    recomputed where the run computes no loss. A record costs one product W X' (the
-    pattern), an O(n^2 m) Gram matrix and an n x n eigenvalue problem per row.
+    recomputed where the run computes no loss; the pattern is the one the driver's last
+    evaluation left in the problem (``TwoLayerNTK.pattern``; recomputed for other
+    activations or a subset of rows). A record then costs an O(n^2 m) Gram matrix and an
+    n x n eigenvalue problem per row.
 
     Args:
-        problem: the problem the run trains (the tracker restricts it as rows stop).
+        problem: the problem the run trains (the working rows' data are read from
+            ``View.problem``, the driver's restriction of it).
         theta0: (R, m d) the starting rows of the run.
         record: the steps to record, increasing (``record_schedule``).
         record_gram: also record ||H(k) - H(0)||_2.
@@ -201,13 +204,12 @@ class NTKTracker:
         K = problem.X @ problem.Xt  # (n, n) or (R, n, n)
         Z = problem.preactivations(W0)
         P0 = Z >= 0
-        H0 = _gram(P0 if problem.relu else problem.activation.dphi(Z), self._a(problem, R), K,
-                   self._exact, dt)  # fmt: skip
+        D0 = P0 if problem.relu else problem.activation.dphi(Z)
+        H0 = _gram(D0, self._a(problem, R), K, self._exact, dt)
         self.lambda_min_H0 = torch.linalg.eigvalsh(H0)[:, 0]
         self._start = {"W0": W0, "P0": P0, "H0": H0, "K": K}
         self._rows: torch.Tensor | None = None  # rows of the working copy below
         self._cur: dict[str, torch.Tensor] = {}
-        self._prob = problem
         T = len(self._ks)
         names = _RECORDS if record_gram else _RECORDS[:3]
         self._rec = {k: torch.full((R, T), math.nan, dtype=dt, device=dev) for k in names}
@@ -224,12 +226,11 @@ class NTKTracker:
             return
         self._rows = rows
         if rows.numel() == self._R:  # all rows, in order: no copy
-            self._cur, self._prob = dict(self._start), self.problem
+            self._cur = dict(self._start)
         else:
             self._cur = {
                 k: v if k == "K" and v.ndim == 2 else v[rows] for k, v in self._start.items()
             }
-            self._prob = self.problem.select(rows)
 
     def __call__(self, view: View) -> None:
         k, col = view.step, self._col
@@ -250,25 +251,25 @@ class NTKTracker:
 
     def _measure(self, view: View, sel: torch.Tensor | None) -> None:
         """Store the quantities of the working rows ``sel`` (all if None) in ``_last``."""
-        cur, prob = self._cur, self._prob
-        W = view.theta.reshape(view.theta.shape[0], prob.m, prob.d)
+        cur, prob, theta = self._cur, view.problem, view.theta
+        if prob is None:  # a View from elsewhere: the data of its rows from the problem
+            prob = self.problem.select(view.rows)
         loss, rows = view.loss, view.rows
         if sel is not None:
             cur = {k: v if k == "K" and v.ndim == 2 else v[sel] for k, v in cur.items()}
-            prob, W, rows = prob.select(sel), W[sel], rows[sel]
+            prob, theta, rows = prob.select(sel), theta[sel], rows[sel]
             loss = None if loss is None else loss[sel]
         if loss is None:
-            res = torch.linalg.vector_norm(prob.residuals(W.reshape(W.shape[0], -1)), dim=1)
+            res = torch.linalg.vector_norm(prob.residuals(theta), dim=1)
         else:
             res = (2 * loss).sqrt()
-        Z = prob.preactivations(W)
-        P = Z >= 0
+        P, D = prob.pattern(theta)
+        W = prob.weights(theta)
         last = self._last
         last["residual"][rows] = res
         last["pattern_change"][rows] = torch.ne(P, cur["P0"]).sum((1, 2)).to(W.dtype) / self._mn
         last["weight_move"][rows] = torch.linalg.vector_norm(W - cur["W0"], dim=2).amax(1)
         if self._record_gram:
-            D = P if prob.relu else prob.activation.dphi(Z)
             H = _gram(D, self._a(prob, W.shape[0]), cur["K"], self._exact, W.dtype)
             last["gram_drift"][rows] = _sym_norm2(H - cur["H0"])
 

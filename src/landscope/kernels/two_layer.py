@@ -251,8 +251,11 @@ class TwoLayerNTK:
         self.X, self.Xt, self.y, self.a = X, _xt(X), y, a
         self.a_s = a / math.sqrt(self.m)
         self._a3 = self.a_s[..., :, None]  # scales the rows of dL/dW: (R, m, 1) or (m, 1)
+        self._a_bmm = self.a_s[:, None, :] if a.ndim == 2 else None  # (R, 1, m)
         self._Z: torch.Tensor | None = None  # scratch (R', m, n), grown on demand
         self._P: torch.Tensor | None = None  # ReLU's pattern, bool, same shape
+        # the iterate (and its version: in-place changes bump it) whose pattern _P holds
+        self._fwd: tuple[torch.Tensor, int] | None = None
 
     def select(self, rows: torch.Tensor) -> TwoLayerNTK:
         """The same problem for rows ``rows`` only (no re-validation: a hot path)."""
@@ -291,19 +294,47 @@ class TwoLayerNTK:
         """phi'(Z) with the paper's ReLU convention: 1{Z >= 0} (bool) for ReLU."""
         return Z >= 0 if self.relu else self.activation.dphi(Z)
 
+    def pattern(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """P = 1{W X' >= 0} (R, m, n) bool and phi'(W X') (P itself for ReLU) at theta.
+
+        For ReLU at the very iterate the last ``loss_and_grad`` evaluated (the same
+        tensor, not modified in place since), P is that evaluation's pattern: no product
+        is recomputed (what makes tracking the patterns of a GD run cheap). Otherwise
+        W X' is recomputed on the scratch buffers. The ReLU result is a view of a
+        scratch buffer: read it before the next evaluation.
+        """
+        W = self.weights(theta)
+        R = W.shape[0]
+        fwd = self._fwd
+        if self.relu and fwd is not None and fwd[0] is theta and fwd[1] == theta._version:
+            P = self._P[:R]
+            return P, P
+        Z, P = self._scratch(R)
+        torch.matmul(W, self.Xt, out=Z)
+        if not self.relu:
+            return Z >= 0, self.activation.dphi(Z)
+        torch.ge(Z, 0, out=P)
+        self._fwd = (theta, theta._version)
+        return P, P
+
     def _a_rows(self, R: int) -> torch.Tensor:
         """a / sqrt(m) as (R, 1, m) for a batched product over neurons."""
-        return (self.a_s if self.a_s.ndim == 2 else self.a_s.expand(R, self.m))[:, None, :]
+        if self._a_bmm is not None:
+            return self._a_bmm
+        return self.a_s.expand(R, self.m)[:, None, :]
 
     def _errors(self, F: torch.Tensor) -> torch.Tensor:
         """e = u - y (R, n) from the activations F = phi(Z) (R, m, n)."""
         return torch.bmm(self._a_rows(F.shape[0]), F).squeeze(1) - self.y
 
     def _scratch(self, R: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self._fwd = None  # whatever the buffers held is about to be overwritten
         if self._Z is None or self._Z.shape[0] < R:
             self._Z = torch.empty(R, self.m, self.n, dtype=self.dtype, device=self.device)
             if self.relu:
                 self._P = torch.empty(self._Z.shape, dtype=torch.bool, device=self.device)
+        if self._Z.shape[0] == R:  # the usual case: no views to make
+            return self._Z, self._P
         return self._Z[:R], (self._P[:R] if self.relu else None)
 
     # -- the Problem protocol ----------------------------------------------------------
@@ -329,7 +360,8 @@ class TwoLayerNTK:
         torch.mul(D, e[:, None, :], out=Z)
         G = torch.empty_like(W)
         torch.matmul(Z, self.X, out=G)
-        G.mul_(self._a3)  # a power of 2 when m is a power of 4: exact
+        G.mul_(self._a3)
+        self._fwd = (theta, theta._version) if self.relu else None
         return loss, G.view(theta.shape)
 
     def grad(self, theta: torch.Tensor) -> torch.Tensor:

@@ -249,6 +249,9 @@ class View:
         total: rows in the run.
         state: the method's state at ``theta``, row index first (read it, do not modify
             it): lets an observer keep internals such as a step size where a row stops.
+        problem: the problem the driver evaluates the working rows on (restricted to them
+            when its rows own data), the last one to evaluate ``theta``: an observer reads
+            the active rows' data from it, or what the evaluation left behind.
     """
 
     step: int
@@ -263,6 +266,7 @@ class View:
     done: torch.Tensor
     total: int
     state: State = None
+    problem: Any = None
 
     @property
     def remaining(self) -> int:
@@ -410,13 +414,14 @@ def run(
         cap = steps >= stop.max_steps
         if stuck is not None:
             cap = cap | stuck
-        code = torch.where(conv, CONVERGED, torch.where(cap, MAX_STEPS, RUNNING))
-        code = torch.where(finite, code, DIVERGED)
+        fin = conv | cap | ~finite
         if frozen:
-            code = torch.where(done, RUNNING, code)  # these rows finished earlier
-        fin = code > 0
+            fin = fin & ~done  # rows that finished earlier keep their record
         any_fin = bool(fin.any())
-        if any_fin:
+        if any_fin:  # status codes only when some row finishes: the common step skips them
+            code = torch.where(conv, CONVERGED, torch.where(cap, MAX_STEPS, RUNNING))
+            code = torch.where(finite, code, DIVERGED)
+            code = torch.where(fin, code, RUNNING)
             rows = idx[fin]
             out_theta[rows] = theta[fin]
             out_gn[rows] = torch.where(code[fin] == DIVERGED, math.inf, gn[fin])
@@ -426,6 +431,8 @@ def run(
             out_status[rows] = code[fin]
             done = done | fin
             frozen = True
+        elif observers:
+            code = torch.zeros_like(steps)
         if observers:
             view = View(
                 step=it,
@@ -440,6 +447,7 @@ def run(
                 done=done,
                 total=R,
                 state=state,
+                problem=prob,
             )
             for obs in observers:
                 obs(view)

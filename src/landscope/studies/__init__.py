@@ -1,5 +1,7 @@
 """Named studies, one module each, and the registry the CLI reads."""
 
+from collections.abc import Mapping
+
 from ._study import Param, RunContext, Study, config_hash, parse_values
 from .figures import FigureSpec
 
@@ -45,9 +47,13 @@ def studies() -> dict[str, Study]:
     }
 
 
-def get_study(name: str) -> Study:
-    """The study called ``name``; ValueError naming the known ones otherwise."""
-    known = studies()
+def get_study(name: str, registry: Mapping[str, Study] | None = None) -> Study:
+    """The study called ``name`` in ``registry`` (default: ``studies()``).
+
+    Raises:
+        ValueError: naming the known studies when there is none called ``name``.
+    """
+    known = studies() if registry is None else registry
     if name not in known:
         raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(known))}.")
     return known[name]
