@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,7 +21,9 @@ from landscope.kernels.dynamics import (
     Dynamics,
     NTKTracker,
     bound,
+    check_bound,
     empirical_rate,
+    kernel_rate,
     record_schedule,
     train_two_layer,
 )
@@ -441,11 +444,68 @@ def test_bad_training_inputs_raise_one_sentence(match: str, over: dict) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_check_bound_against_a_loop() -> None:
+    """Ratio to the bound and its verdict step by step in plain floats; the rate against
+    numpy's least-squares line through log ||u - y||^2."""
+    eta, lam0 = 0.5, 0.2  # the bound's factor per step: 1 - eta lam0 / 2 = 0.95
+    ks = torch.tensor([0, 1, 2, 5, 10, 20, 40])
+    kf = ks.to(DT)
+    res = torch.stack(
+        [
+            3.0 * 0.9 ** (kf / 2),  # faster than the bound: holds
+            2.0 * 0.97 ** (kf / 2),  # slower: over the bound from k = 1 on
+            1.5 * (0.9 ** (kf / 2) + 0.2 * (kf == 5)),  # over at k = 5 only
+        ]
+    )
+    out = check_bound(res, ks, eta, lam0, rtol=1e-12)
+    want_ratio, want_rate = [], []
+    for r in range(3):
+        row = res[r].tolist()
+        q = 1 - eta * lam0 / 2
+        ratios = [v / (q ** (k / 2) * row[0]) for k, v in zip(ks.tolist(), row, strict=True)]
+        want_ratio.append(max(ratios))
+        slope = np.polyfit(kf.numpy(), np.log(np.square(row)), 1)[0]
+        want_rate.append(1 - math.exp(slope))
+    assert_close(out.ratio_max, torch.tensor(want_ratio, dtype=DT), what="ratio")
+    assert_close(out.rate, torch.tensor(want_rate, dtype=DT), what="rate")
+    assert out.holds.tolist() == [True, False, False]
+    assert out.rate_bound == eta * lam0 / 2
+    # at k = 0 the bound is the residual itself: the ratio is 1 there, so never below it
+    assert bool((out.ratio_max >= 1).all())
+    # the floor and the stop step reach the rate as in empirical_rate
+    stop = torch.tensor([40, 10, 40])
+    fit = check_bound(res, ks, eta, lam0, stop_step=stop, floor=1e-3)
+    assert torch.equal(fit.rate, empirical_rate(res, ks, floor=1e-3, stop_step=stop))
+
+
+def test_kernel_rate_is_the_slowest_mode_of_the_kernel_dynamics() -> None:
+    """GD on u - y under e <- (I - eta H) e, started on H's eigenvector of lambda_0:
+    ||e||^2 shrinks by exactly 1 - kernel_rate per step."""
+    gen = _gen(5)
+    A = torch.randn(6, 6, generator=gen, dtype=DT)
+    H = A @ A.T + 0.1 * torch.eye(6, dtype=DT)
+    ev, V = torch.linalg.eigh(H)
+    lam0, eta = float(ev[0]), 1.0 / float(ev[-1])
+    e = V[:, 0].clone()
+    for _ in range(5):
+        nxt = e - eta * (H @ e)
+        shrink = float(nxt.square().sum() / e.square().sum())
+        assert 1 - shrink == pytest.approx(kernel_rate(eta, lam0), rel=1e-10)
+        e = nxt
+    # four times the bound's rate, to first order in eta lambda_0
+    assert kernel_rate(1e-4, 1.0) == pytest.approx(4 * (1e-4 * 1.0 / 2), rel=1e-3)
+
+
 BAD_HELPERS = [
     ("eta must be", lambda: bound(1.0, 0.0, 0.1, [0, 1])),
     ("lambda0", lambda: bound(1.0, 0.1, -0.1, [0, 1])),
     ("lambda0", lambda: bound(1.0, 30.0, 0.1, [0, 1])),
     ("disagree", lambda: empirical_rate(torch.ones(2, 3), torch.arange(4))),
+    ("disagree", lambda: check_bound(torch.ones(3), torch.arange(3), 0.1, 0.1)),
+    ("must start at 0", lambda: check_bound(torch.ones(1, 2), torch.tensor([1, 2]), 0.1, 0.1)),
+    ("rtol must be", lambda: check_bound(torch.ones(1, 2), torch.arange(2), 0.1, 0.1, rtol=-1)),
+    ("eta must be", lambda: kernel_rate(0.0, 0.1)),
+    ("contracting mode", lambda: kernel_rate(30.0, 0.1)),
     ("need R, m, d", lambda: two_layer_init(0, 8, 3)),
     ("W has shape", lambda: two_layer_gram(_base()["X"], _base()["W0"][0], _base()["a"])),
 ]

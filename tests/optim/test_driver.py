@@ -720,3 +720,14 @@ def test_plain_transformation_is_a_method() -> None:
 def test_object_without_init_and_update_is_refused(thing: object) -> None:
     with pytest.raises(TypeError, match="is not an optimization method: it needs init and update"):
         run(quartic_bowl(), START, thing)
+
+
+def test_progress_every_reports_on_a_fixed_budget() -> None:
+    """With no row finishing before the budget, ``every`` still reports as steps pass."""
+    prob = ReluTeacherStudent(k=3)
+    theta0 = init_from_seeds(prob, [0, 1])
+    calls: list[tuple[int, int, str]] = []
+    stop = Stop(grad_tol=None, max_steps=10)
+    run(prob, theta0, GD(0.1), stop=stop, observers=[Progress(lambda *a: calls.append(a), every=4)])
+    assert [c[2] for c in calls] == ["step 0", "step 4", "step 8", "step 10"]
+    assert calls[-1][:2] == (2, 2) and all(c[:2] == (0, 2) for c in calls[:-1])

@@ -12,14 +12,15 @@ import pytest
 import torch
 
 from _tolerances import assert_close
+from landscope.kernels.ridge import HOLDOUT, RIDGES
 from landscope.optim import GD, Adam
 from landscope.studies import RunContext, get_study
 from landscope.studies.beyond_ntk import (
+    PROTOCOL,
     STUDY,
-    _draw,
-    _train,
-    make_problem,
+    TRAIN,
     method,
+    ridges,
     run_cell,
     summarize,
     target,
@@ -42,6 +43,16 @@ def test_registered_with_default_grid() -> None:
 def test_validation_errors(overrides, words) -> None:
     with pytest.raises(ValueError, match=words):
         STUDY.cells(overrides)
+
+
+def test_ridge_grid_and_holdout() -> None:
+    # the defaults are kernel_ridge's own
+    assert ridges(BASE) == RIDGES and BASE["holdout"] == HOLDOUT
+    assert ridges(BASE | {"log10_ridge_min": 2, "log10_ridge_max": 2}) == (100.0,)
+    with pytest.raises(ValueError, match="log10_ridge_min \\(2\\) must not exceed"):
+        STUDY.cells({"log10_ridge_min": [2], "log10_ridge_max": [1]})
+    with pytest.raises(ValueError, match="holdout is a fraction of the samples"):
+        STUDY.cells({"holdout": [1.0]})
 
 
 def test_target_and_its_variance() -> None:
@@ -94,6 +105,18 @@ def _torch_optim_train(cfg: dict, X, y, gens) -> torch.Tensor:
     return torch.cat([W.detach().reshape(R, -1), b.detach(), c.detach()], 1)
 
 
+def _streams_after_the_data(seeds, d: int, n: int, n_test: int) -> list[torch.Generator]:
+    """Each seed's generator past its W* (d x d), sample (n x d) and test sample (n_test x
+    d): where the nets' init continues the stream."""
+    gens = []
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(seed)
+        for shape in ((d, d), (n, d), (n_test, d)):
+            torch.randn(*shape, generator=gen, dtype=DT)
+        gens.append(gen)
+    return gens
+
+
 @pytest.mark.parametrize(("optimizer", "lr"), [("adam", 0.03), ("gd", 0.05)])
 def test_training_reproduces_the_torch_optim_loop(optimizer: str, lr: float) -> None:
     """The driver with Adam(schedule=cosine_decay) / GD on TwoLayerRegression against the
@@ -103,13 +126,14 @@ def test_training_reproduces_the_torch_optim_loop(optimizer: str, lr: float) -> 
     ReLU kinks can amplify rounding over the steps (2e-13 in the losses after 4000 steps
     at d = 8)."""
     cfg = BASE | {"d": 3, "n_factor": 6.0, "steps": 300, "optimizer": optimizer, "lr": lr}
+    cfg["n_test"] = 10
     d, n = 3, 54
-    draws = [_draw(s, d, n, 10) for s in (0, 1)]
-    X = torch.stack([x for _, x, _, _ in draws])
-    y = target(X, torch.stack([w for w, *_ in draws]))
-    got = _train(cfg, make_problem(cfg, X, y), [g for *_, g in draws], lambda *a: None)
-    draws = [_draw(s, d, n, 10) for s in (0, 1)]  # fresh generators at the same state
-    want = _torch_optim_train(cfg, X, y, [g for *_, g in draws])
+    cell = PROTOCOL.start(cfg, [0, 1], RunContext())  # the cell's data and initial rows
+    X, y = cell.data.X, cell.data.y
+    assert X.shape == (2, n, d) and torch.equal(y, target(X, cell.data.Wstar))
+    TRAIN(cell)
+    got = cell.theta
+    want = _torch_optim_train(cfg, X, y, _streams_after_the_data((0, 1), d, n, 10))
     assert got.shape == want.shape == (2, 12 * 3 + 12 + 1)
     assert_close(got, want, rtol=0, atol=1e-10 * float(want.abs().max()), what=optimizer)
 

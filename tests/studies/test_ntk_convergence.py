@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from landscope.kernels import lambda_0
+from landscope.kernels import lambda_0, ntk_gram, train_two_layer, two_layer_init
 from landscope.studies import RunContext, get_study
 from landscope.studies.ntk_convergence import STUDY, dataset, run_cell, summarize
 
@@ -49,3 +49,33 @@ def test_wide_cell_respects_the_bound_and_narrow_moves_more() -> None:
     assert [s["m"] for s in summary] == [64, 4096]
     assert summary[1]["bound_holds"] == 1.0
     assert len(summary[1]["curve_residual"]) == len(summary[1]["curve_steps"])
+
+
+def test_protocol_is_train_two_layer_bit_for_bit() -> None:
+    """The declared protocol (data, Train with an NTKTracker, Measure) gives exactly what
+    ``kernels.train_two_layer`` gives on the same sample and starts."""
+    cfg = BASE | {"n": 10, "d": 5, "steps": 200, "m": 256}
+    rows = run_cell(cfg, [0, 3], RunContext())
+    X, y = dataset(10, 5, cfg["data_seed"])
+    gens = [torch.Generator().manual_seed(s) for s in (0, 3)]
+    starts = [two_layer_init(1, 256, 5, generator=g) for g in gens]
+    W0, a = torch.cat([w for w, _ in starts]), torch.cat([a for _, a in starts])
+    ev = torch.linalg.eigvalsh(ntk_gram(X, "relu", "h_inf"))
+    eta = cfg["eta_scale"] / float(ev[-1])
+    dyn = train_two_layer(X, y, W0, a, eta=eta, steps=200)
+    rate = dyn.rate()
+    for r, row in enumerate(rows):
+        assert row["eta"] == eta and row["lambda_0"] == float(ev[0])
+        assert row["status"] == dyn.status_names()[r] and row["train_steps"] == 200
+        assert row["rec_steps"] == [float(k) for k in dyn.steps]
+        assert np.array_equal(row["rec_residual"], dyn.residual[r].numpy())
+        assert row["final_residual"] == float(dyn.final_residual[r])
+        assert row["rate"] == float(rate[r])
+        assert row["lambda_min_h0"] == float(dyn.lambda_min_H0[r])
+        for key in ("pattern_change", "weight_move", "gram_drift"):
+            assert row[key] == float(getattr(dyn, key)[r, -1]), key
+
+
+def test_a_run_needs_its_drawn_signs() -> None:
+    with pytest.raises(ValueError, match="cannot be rebuilt from the configuration alone"):
+        STUDY.make_problem(BASE)

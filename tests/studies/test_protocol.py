@@ -264,3 +264,37 @@ def test_require_errors() -> None:
         proto.run_cell(CFG, [0, 1], RunContext(require=lambda name, o, n: two_cells))
     with pytest.raises(ValueError, match=r"no stored run of seeds \[1\]"):
         proto.run_cell(CFG, [0, 1], RunContext(require=lambda name, o, n: _stored(range(1), {})))
+
+
+class _Seen:
+    """An observer that keeps the rows it started from and the iterations it saw."""
+
+    def __init__(self, theta0: torch.Tensor) -> None:
+        self.theta0 = theta0.clone()
+        self.iterations: list[int] = []
+
+    def __call__(self, view) -> None:
+        self.iterations.append(view.step)
+
+
+def test_train_observers_run_with_the_driver_and_stay_for_measurements() -> None:
+    def observe(cell: Cell, theta0: torch.Tensor) -> tuple[_Seen]:
+        return (_Seen(theta0),)
+
+    def measure(cell: Cell) -> dict:
+        (seen,) = cell.observers["gd"]
+        assert torch.equal(seen.theta0, cell.theta0)
+        return {"iterations": [len(seen.iterations)] * cell.R}
+
+    watched = Protocol(
+        make_problem=_quadratic,
+        steps=(_gd(label="gd", observe=observe), Measure(measure, {"iterations": "BIGINT"})),
+    )
+    rows = watched.run_cell(CFG, [0, 1, 2], RunContext())
+    # every iteration: the start, then one per step of the longest run
+    assert all(r["iterations"] == max(r["steps"] for r in rows) + 1 for r in rows)
+    plain = Protocol(make_problem=_quadratic, steps=(_gd(label="gd"),)).run_cell(
+        CFG, [0, 1, 2], RunContext()
+    )
+    for a, b in zip(rows, plain, strict=True):  # observing changes nothing
+        assert np.array_equal(a["params"], b["params"]) and a["steps"] == b["steps"]

@@ -113,3 +113,15 @@ def test_exploded_columns_need_equal_lengths() -> None:
     part = Part(explode=("partners", "bar"), aggs=(Agg("n", how="rows"),))
     with pytest.raises(ValueError, match="equal lengths per row, got partners: 2, bar: 1"):
         part({}, bad)
+
+
+def test_curve_gmean_is_the_elementwise_geometric_mean() -> None:
+    rows = [{"c": [1.0, 4.0, 1e-300]}, {"c": None}, {"c": (4.0, 1.0, 1e-300)}, {"c": [2.0] * 3}]
+    got = Agg("g", "c", "curve_gmean")(rows)
+    assert isinstance(got, list) and all(isinstance(v, float) for v in got)
+    # (1 * 4 * 2)^(1/3) = 2 both ways; tiny values stay finite (a mean of logs)
+    want = [2.0, 2.0, (1e-300 * 1e-300 * 2.0) ** (1 / 3)]
+    assert got == pytest.approx(want, rel=1e-14)
+    assert Agg("g", "c", "curve_gmean")([{"c": None}]) is None
+    with pytest.raises(ValueError, match=r"one length, got lengths \[1, 2\]"):
+        Agg("g", "c", "curve_gmean")([{"c": [1.0]}, {"c": [1.0, 2.0]}])

@@ -24,7 +24,7 @@ import torch
 from ..problems import Problem
 from .path import Path
 
-__all__ = ["as_endpoint", "as_beads", "linear_path", "profile"]
+__all__ = ["as_endpoint", "as_endpoint_pairs", "as_beads", "linear_path", "profile"]
 
 
 def as_endpoint(problem: Problem, theta: object, name: str) -> torch.Tensor:
@@ -44,6 +44,24 @@ def as_endpoint(problem: Problem, theta: object, name: str) -> torch.Tensor:
     if not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or infinite values.")
     return t[0]
+
+
+def as_endpoint_pairs(
+    problem: Problem, thetas_a: object, thetas_b: object
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """N pairs of endpoints as two (N, P) tensors of the problem's dtype.
+
+    Raises:
+        ValueError: if the two shapes differ or an endpoint holds NaN or infinity.
+    """
+    A, B = problem.as_batch(thetas_a), problem.as_batch(thetas_b)
+    if A.shape != B.shape:
+        raise ValueError(
+            f"thetas_a {tuple(A.shape)} and thetas_b {tuple(B.shape)} need the same shape."
+        )
+    if not (bool(torch.isfinite(A).all()) and bool(torch.isfinite(B).all())):
+        raise ValueError("the endpoints contain NaN or infinite values.")
+    return A, B
 
 
 def as_beads(problem: Problem, beads: object, name: str = "beads") -> torch.Tensor:
@@ -176,13 +194,7 @@ def linear_paths(
     _check_points(points, "points", 2)
     if level is not None and not math.isfinite(level):
         raise ValueError(f"level must be a finite number or None, got {level!r}.")
-    A, B = problem.as_batch(thetas_a), problem.as_batch(thetas_b)
-    if A.shape != B.shape:
-        raise ValueError(
-            f"thetas_a {tuple(A.shape)} and thetas_b {tuple(B.shape)} need the same shape."
-        )
-    if not (bool(torch.isfinite(A).all()) and bool(torch.isfinite(B).all())):
-        raise ValueError("the endpoints contain NaN or infinite values.")
+    A, B = as_endpoint_pairs(problem, thetas_a, thetas_b)
     N, P = A.shape
     n = points - 1
     s = torch.arange(points, dtype=A.dtype, device=A.device) / n

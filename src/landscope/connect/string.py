@@ -59,7 +59,7 @@ import torch
 
 from ..optim import GD, Adam, Armijo, Method, Optimizer, Stop, run
 from ..problems import Problem
-from .interpolate import as_endpoint, profile
+from .interpolate import as_endpoint, as_endpoint_pairs, profile
 from .path import PATH_COLUMNS, Path
 
 __all__ = [
@@ -383,13 +383,7 @@ def dynamic_strings(
     Returns:
         One StringResult per pair, in order.
     """
-    A0, B0 = problem.as_batch(thetas_a), problem.as_batch(thetas_b)
-    if A0.shape != B0.shape:
-        raise ValueError(
-            f"thetas_a {tuple(A0.shape)} and thetas_b {tuple(B0.shape)} need the same shape."
-        )
-    if not (bool(torch.isfinite(A0).all()) and bool(torch.isfinite(B0).all())):
-        raise ValueError("the endpoints contain NaN or infinite values.")
+    A0, B0 = as_endpoint_pairs(problem, thetas_a, thetas_b)
     if not (isinstance(level, (int, float)) and math.isfinite(level)):
         raise ValueError(f"level must be a finite number, got {level!r}.")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):

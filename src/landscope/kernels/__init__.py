@@ -26,10 +26,13 @@ from .analytic import (
 )
 from .datasets import DATA_SOURCES, DATA_SUFFIXES, DEFAULT_N, digits, load_points, points, sphere
 from .dynamics import (
+    BoundCheck,
     Dynamics,
     NTKTracker,
     bound,
+    check_bound,
     empirical_rate,
+    kernel_rate,
     record_schedule,
     train_two_layer,
 )
@@ -40,12 +43,15 @@ from .two_layer import TwoLayerNTK, two_layer_gram, two_layer_init
 
 __all__ = [
     "ANGULAR_NODES",
+    "BoundCheck",
     "DEFAULT_KIND",
     "Dynamics",
     "NTKTracker",
     "TwoLayerNTK",
     "bound",
+    "check_bound",
     "empirical_rate",
+    "kernel_rate",
     "ntk_cross",
     "record_schedule",
     "RidgeFit",

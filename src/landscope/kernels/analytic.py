@@ -46,7 +46,7 @@ trained; neural-tangents' ``"ntk"``) and ``kind="nngp"`` for the NNGP kernel.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -280,14 +280,8 @@ class KernelSpectrum:
     largest: tuple[float, ...]
 
     def as_dict(self) -> dict:
-        return {
-            "n": self.n,
-            "lambda_0": self.lambda_0,
-            "lambda_max": self.lambda_max,
-            "condition": self.condition,
-            "smallest": list(self.smallest),
-            "largest": list(self.largest),
-        }
+        """Every field, the eigenvalue tuples as lists (for JSON)."""
+        return {**asdict(self), "smallest": list(self.smallest), "largest": list(self.largest)}
 
 
 def spectrum_summary(eigenvalues: torch.Tensor, k: int = 5) -> KernelSpectrum:

@@ -30,10 +30,13 @@ from ..optim import GD, STATUS, Stop, View, run
 from .two_layer import TwoLayerNTK, _check_inputs, _exact_counts, _gram
 
 __all__ = [
+    "BoundCheck",
     "Dynamics",
     "NTKTracker",
     "bound",
+    "check_bound",
     "empirical_rate",
+    "kernel_rate",
     "record_schedule",
     "train_two_layer",
 ]
@@ -473,3 +476,95 @@ def empirical_rate(
     slope = (dk * (logr - lbar[:, None])).sum(1) / sxx
     rate = torch.where((cnt >= 2) & (sxx > 0), 1 - torch.exp(slope), float("nan"))
     return rate[0] if one else rate
+
+
+def kernel_rate(eta: float, lambda0: float) -> float:
+    """The per-step rate of ||u - y||^2 of the infinite-width dynamics' slowest mode.
+
+    GD on the kernel dynamics u(k+1) - y = (I - eta H-infinity)(u(k) - y) shrinks the
+    component along H-infinity's eigenvector of lambda_0 by 1 - eta lambda_0 per step, so
+    its square by (1 - eta lambda_0)^2: the rate 1 - (1 - eta lambda_0)^2 ~ 2 eta lambda_0,
+    four times the bound's eta lambda_0 / 2 (Theorem 4.1 of Du et al. is conservative).
+    Wide nets approach it; compare ``empirical_rate``.
+
+    Args:
+        eta: the GD step, > 0.
+        lambda0: smallest eigenvalue of H-infinity, with 0 <= eta lambda0 <= 2 (the mode
+            contracts).
+
+    Raises:
+        ValueError: eta <= 0 or eta lambda0 outside [0, 2].
+    """
+    if not (math.isfinite(eta) and eta > 0):
+        raise ValueError(f"eta must be a finite number > 0, got {eta!r}.")
+    if not (0 <= eta * lambda0 <= 2):
+        raise ValueError(
+            f"need 0 <= eta lambda0 <= 2 for a contracting mode; got eta = {eta!r}, "
+            f"lambda0 = {lambda0!r}."
+        )
+    return 1 - (1 - eta * lambda0) ** 2
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    """R recorded runs against Theorem 4.1 of Du et al. (``check_bound``).
+
+    Attributes:
+        rate: (R,) the measured per-step rate of ||u - y||^2 (``empirical_rate``).
+        rate_bound: eta lambda_0 / 2, the bound's rate.
+        ratio_max: (R,) max over the recorded steps of ||u(k) - y|| / bound(k), the bound
+            ``bound(||u(0) - y||, eta, lambda_0, k)``; NaN if a record is NaN.
+        holds: (R,) ratio_max <= 1 + rtol: the run stayed under the bound at every
+            recorded step.
+    """
+
+    rate: torch.Tensor
+    rate_bound: float
+    ratio_max: torch.Tensor
+    holds: torch.Tensor
+
+
+def check_bound(
+    residual: torch.Tensor,
+    steps: torch.Tensor,
+    eta: float,
+    lambda0: float,
+    *,
+    stop_step: torch.Tensor | None = None,
+    floor: float = 1e-10,
+    rtol: float = 1e-12,
+) -> BoundCheck:
+    """Recorded residuals against (1 - eta lambda_0 / 2)^(k/2) ||u(0) - y|| and its rate.
+
+    Args:
+        residual: (R, T) ||u(k) - y|| at ``steps``, the first at k = 0
+            (``Dynamics.residual``, ``NTKTracker.records()["residual"]``).
+        steps: (T,) the recorded steps, increasing, the first 0.
+        eta: the GD step, > 0.
+        lambda0: smallest eigenvalue of H-infinity (0 <= eta lambda0 / 2 <= 1).
+        stop_step: (R,) the step each row stopped at (the rate is fit up to it).
+        floor: the relative floor of ``empirical_rate``.
+        rtol: relative room over the bound: at k = 0 the bound is the residual itself,
+            so a run exactly on it must not fail by rounding.
+
+    Returns:
+        A ``BoundCheck``.
+
+    Raises:
+        ValueError: residual not (R, T) with T matching ``steps``, a first step other
+            than 0, rtol < 0, or as ``bound``.
+    """
+    if residual.ndim != 2 or steps.ndim != 1 or residual.shape[1] != steps.shape[0]:
+        raise ValueError(
+            f"residual {tuple(residual.shape)} and steps {tuple(steps.shape)} disagree; "
+            "expected (R, T) and (T,)."
+        )
+    if steps.numel() == 0 or int(steps[0]) != 0:
+        raise ValueError(f"the recorded steps must start at 0, got {steps.tolist()}.")
+    if not (rtol >= 0):
+        raise ValueError(f"rtol must be >= 0, got {rtol!r}.")
+    rate = empirical_rate(residual, steps, floor=floor, stop_step=stop_step)
+    ratio = (residual / bound(residual[:, 0], eta, lambda0, steps)).max(1).values
+    return BoundCheck(
+        rate=rate, rate_bound=eta * lambda0 / 2, ratio_max=ratio, holds=ratio <= 1 + rtol
+    )

@@ -282,16 +282,20 @@ class Observer(Protocol):
 
 @dataclass(frozen=True)
 class Progress:
-    """An observer that reports ``fn(done, total, text)`` whenever rows finish.
+    """An observer that reports ``fn(done, total, text)`` whenever rows finish, and every
+    ``every`` iterations besides (0: only when rows finish), so that a bar over runs with
+    a fixed step budget still moves.
 
     ``text`` is ``label`` followed by the iteration count.
     """
 
     fn: Callable[[int, int, str], None]
     label: str = "step"
+    every: int = 0
 
     def __call__(self, view: View) -> None:
-        if view.finished or view.step == 0:
+        tick = self.every > 0 and view.step % self.every == 0
+        if view.finished or view.step == 0 or tick:
             self.fn(view.total - view.remaining, view.total, f"{self.label} {view.step}")
 
 

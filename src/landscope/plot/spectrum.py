@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,25 +130,21 @@ def stem_spec(eigs: object, stem: str, title: str | None = None) -> FigureSpec:
 
 
 def density_figure(
-    density: Density,
-    path_stem: str | Path,
-    exact: object | None = None,
-    *,
-    row: int = 0,
-    sigma: float | None = None,
-    grid: object | None = None,
-    title: str | None = None,
-    logy: bool = True,
+    density: Density, path_stem: str | Path, exact: object | None = None, **options: Any
 ) -> list[Path]:
     """Draw ``density_spec(...)`` to ``path_stem.png`` and ``.svg``; see ``density_spec``.
+
+    Args:
+        density, exact: as for ``density_spec``.
+        path_stem: the files' path without suffix; its name is the figure's stem.
+        options: ``density_spec``'s keywords (``row``, ``sigma``, ``grid``, ``title``,
+            ``logy``), with its defaults.
 
     Returns:
         ``[stem.png, stem.svg]``.
     """
     path_stem = Path(path_stem)
-    spec = density_spec(density, path_stem.name, exact, row=row, sigma=sigma, grid=grid,
-                        title=title, logy=logy)  # fmt: skip
-    return render(spec, path_stem.parent)
+    return render(density_spec(density, path_stem.name, exact, **options), path_stem.parent)
 
 
 def stem_figure(eigs: object, path_stem: str | Path, title: str | None = None) -> list[Path]:

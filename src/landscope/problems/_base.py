@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["Problem", "init_from_seeds"]
+__all__ = ["Problem", "draw_rows", "init_device", "init_from_seeds"]
 
 
 @runtime_checkable
@@ -66,6 +66,24 @@ class Problem(Protocol):
     def as_batch(self, theta: object) -> torch.Tensor:
         """Validate and convert user input to an ``(R, P)`` tensor of the problem's dtype."""
         ...
+
+
+def init_device(problem: Problem, device: torch.device | str | None) -> torch.device:
+    """Where ``problem.init(..., device=device)`` draws: ``device``, default the problem's."""
+    return problem.device if device is None else torch.device(device)
+
+
+def draw_rows(
+    problem: Problem,
+    sampler: Callable[..., torch.Tensor],
+    shape: tuple[int, ...],
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+) -> torch.Tensor:
+    """``sampler(*shape)`` (``torch.randn``, ``torch.rand``) in the problem's dtype, drawn
+    by ``generator`` on ``init_device(problem, device)``: the draws of an ``init``."""
+    dev = init_device(problem, device)
+    return sampler(*shape, generator=generator, dtype=problem.dtype, device=dev)
 
 
 def init_from_seeds(problem: Problem, seeds: Sequence[int]) -> torch.Tensor:

@@ -44,6 +44,7 @@ import torch
 from torch.func import functional_call, grad, grad_and_value, hessian, jvp, vmap
 
 from .._validate import as_param_batch, check_finite, resolve_device, resolve_dtype
+from ._base import init_device
 from .relu_teacher import ReluTeacherStudent
 
 __all__ = ["EmpiricalTeacherStudent", "ModuleLoss"]
@@ -294,7 +295,7 @@ class ModuleLoss:
         The model's own parameters are ``current_point()``, not a row of ``init``, so
         that a run's start depends only on its generator (see ``init_from_seeds``).
         """
-        dev = self.device if device is None else torch.device(device)
+        dev = init_device(self, device)
         base = self.split(self._theta0.to(dev))
         parts = []
         for name, shape in zip(self.names, self.shapes, strict=True):

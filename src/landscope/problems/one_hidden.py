@@ -158,18 +158,29 @@ class OneHiddenRegression:
             -1
         ) - self.y
 
+    def _forward(
+        self, theta: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """X (R, n, d), Z = X W' (R, n, k), v (R, k) and the errors e (R, n), for R rows.
+
+        Shared data are broadcast to the R rows of ``theta`` (checked by ``_check``).
+        """
+        W = self._check(theta)
+        R, k = W.shape[:2]
+        X = self.X.expand(R, *self.X.shape[1:]) if self.shared else self.X
+        Z = X @ W.transpose(1, 2)  # (R, n, k)
+        v = self.v.expand(R, k) if self.shared else self.v
+        e = (self.activation.phi(Z) * v[:, None, :]).sum(-1) - self.y
+        return X, Z, v, e
+
     def residuals(self, theta: torch.Tensor) -> torch.Tensor:
         """r = e / sqrt(n), (R, n): the loss is |r|^2 / 2."""
         return self._errors(theta) / math.sqrt(self.n)
 
     def residuals_and_jacobian(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """r (R, n) and J = dr/dtheta (R, n, k d): block i of J_s is v_i phi'(z_si) x_s."""
-        W = self._check(theta)
-        R, k, d = W.shape
-        X = self.X.expand(R, *self.X.shape[1:]) if self.shared else self.X
-        Z = X @ W.transpose(1, 2)  # (R, n, k)
-        v = self.v.expand(R, k) if self.shared else self.v
-        e = (self.activation.phi(Z) * v[:, None, :]).sum(-1) - self.y
+        X, Z, v, e = self._forward(theta)
+        R, k, d = theta.shape[0], self.k, self.d
         A = self.activation.dphi(Z) * v[:, None, :]
         J = (A[..., None] * X[:, :, None, :]).reshape(R, self.n, k * d)
         scale = 1.0 / math.sqrt(self.n)
@@ -198,12 +209,8 @@ class OneHiddenRegression:
 
         Tested against ``torch.func.hessian`` of the loss.
         """
-        W = self._check(theta)
-        R, k, d = W.shape
-        X = self.X.expand(R, *self.X.shape[1:]) if self.shared else self.X
-        Z = X @ W.transpose(1, 2)  # (R, n, k)
-        v = self.v.expand(R, k) if self.shared else self.v
-        e = (self.activation.phi(Z) * v[:, None, :]).sum(-1) - self.y
+        X, Z, v, e = self._forward(theta)
+        R, k, d = theta.shape[0], self.k, self.d
         A = self.activation.dphi(Z) * v[:, None, :]  # (R, n, k)
         J = (A[..., None] * X[:, :, None, :]).reshape(R, self.n, k * d)
         H = J.transpose(1, 2) @ J
@@ -216,13 +223,9 @@ class OneHiddenRegression:
 
     def hvp(self, theta: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
         """H @ vec for every row, without forming H: J'(J vec)/n plus the diagonal blocks."""
-        W = self._check(theta)
-        R, k, d = W.shape
+        X, Z, v, e = self._forward(theta)
+        R, k, d = theta.shape[0], self.k, self.d
         V = vec.reshape(R, k, d)
-        X = self.X.expand(R, *self.X.shape[1:]) if self.shared else self.X
-        Z = X @ W.transpose(1, 2)
-        v = self.v.expand(R, k) if self.shared else self.v
-        e = (self.activation.phi(Z) * v[:, None, :]).sum(-1) - self.y
         ZV = X @ V.transpose(1, 2)  # (R, n, k): x_s . V_i
         A = self.activation.dphi(Z) * v[:, None, :]
         Jv = (A * ZV).sum(-1)  # (R, n)

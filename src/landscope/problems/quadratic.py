@@ -52,6 +52,7 @@ import torch
 from torch.func import jacrev, vmap
 
 from .._validate import as_param_batch, check_finite, resolve_device, resolve_dtype
+from ._base import draw_rows
 
 __all__ = [
     "TARGETS",
@@ -181,10 +182,8 @@ class _QuadraticBase:
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """W ~ N(0, 1/d), a ~ N(0, 1/h) i.i.d., g = 0."""
-        dev = self.device if device is None else torch.device(device)
-        kw = {"generator": generator, "dtype": self.dtype, "device": dev}
-        W = torch.randn(R, self.h, self.d, **kw) / math.sqrt(self.d)
-        a = torch.randn(R, self.h, **kw) / math.sqrt(self.h)
+        W = draw_rows(self, torch.randn, (R, self.h, self.d), generator, device) / math.sqrt(self.d)
+        a = draw_rows(self, torch.randn, (R, self.h), generator, device) / math.sqrt(self.h)
         return self.join(W, a)
 
     # -- the penalty of the orthogonal variant -------------------------------------------

@@ -41,6 +41,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .._validate import as_param_batch, check_finite, resolve_device, resolve_dtype
 from ..gaussian.arccos import arccos_pairs
+from ._base import draw_rows
 
 __all__ = ["ReluTeacherStudent"]
 
@@ -189,8 +190,7 @@ class ReluTeacherStudent:
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """W ~ N(0, init_scale^2/d) i.i.d.; a = 1 (if trained, it starts at 1 too)."""
-        dev = self.device if device is None else torch.device(device)
-        W = torch.randn(R, self.n, self.d, generator=generator, dtype=self.dtype, device=dev)
+        W = draw_rows(self, torch.randn, (R, self.n, self.d), generator, device)
         W = W * (self.init_scale / math.sqrt(self.d))
         return self.join(W)
 

@@ -31,6 +31,7 @@ from typing import ClassVar
 import torch
 
 from .._validate import as_param_batch, check_finite, resolve_device, resolve_dtype
+from ._base import draw_rows
 
 __all__ = ["DoubleWell", "MuellerBrown", "Quadratic"]
 
@@ -120,10 +121,9 @@ class MuellerBrown(_Closed):
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """R points uniform in the box ``BOX``."""
-        dev = self.device if device is None else torch.device(device)
-        u = torch.rand(R, 2, generator=generator, dtype=self.dtype, device=dev)
-        lo = torch.tensor([self.BOX[0][0], self.BOX[1][0]], dtype=self.dtype, device=dev)
-        hi = torch.tensor([self.BOX[0][1], self.BOX[1][1]], dtype=self.dtype, device=dev)
+        u = draw_rows(self, torch.rand, (R, 2), generator, device)
+        lo = torch.tensor([self.BOX[0][0], self.BOX[1][0]], dtype=self.dtype, device=u.device)
+        hi = torch.tensor([self.BOX[0][1], self.BOX[1][1]], dtype=self.dtype, device=u.device)
         return lo + u * (hi - lo)
 
     def _terms(self, theta: object):
@@ -187,9 +187,7 @@ class DoubleWell(_Closed):
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """R points uniform in [-2, 2]^dim."""
-        dev = self.device if device is None else torch.device(device)
-        u = torch.rand(R, self.dim, generator=generator, dtype=self.dtype, device=dev)
-        return 4 * u - 2
+        return 4 * draw_rows(self, torch.rand, (R, self.dim), generator, device) - 2
 
     def loss_and_grad(self, theta: object) -> tuple[torch.Tensor, torch.Tensor]:
         t = self.as_batch(theta)
@@ -284,9 +282,8 @@ class Quadratic(_Closed):
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """R points N(center, I)."""
-        dev = self.device if device is None else torch.device(device)
-        z = torch.randn(R, self.n_params, generator=generator, dtype=self.dtype, device=dev)
-        return z + self.center.to(dev)
+        z = draw_rows(self, torch.randn, (R, self.n_params), generator, device)
+        return z + self.center.to(z.device)
 
     def loss_and_grad(self, theta: object) -> tuple[torch.Tensor, torch.Tensor]:
         r = self.as_batch(theta) - self.center

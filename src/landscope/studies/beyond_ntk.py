@@ -12,39 +12,46 @@ homogeneous, f*(x) = |x| g(x / |x|), and on the sphere g = sum_j a_j |w*_j . u| 
 degree-2 harmonic beyond a constant (sum_j (w*_j . u)^2 = 1); kernels learn only the low
 degrees from poly(d) samples, leaving Var(g) ~ c / d.
 
-Per seed (its own W*, sample and init), in one batch over seeds:
+Protocol (every setting a study parameter stored with each row), per seed its own W*,
+sample and init, all seeds in one batch:
 
-- n = ``n_factor`` d^2 training samples, labels f*(x) exactly (no noise);
-- the net f(x) = sum_r b_r relu(w_r . x) + c, m = ``width_factor`` d neurons, both layers
-  and c trained from a small init (w_r ~ N(0, init^2 / d I), b_r ~ N(0, init^2 / m)), full
-  batch, ``optimizer`` adam (default; learning rate ``lr`` with cosine decay) or gd (fixed
-  step ``lr``), ``steps`` steps; the small init is what leaves the kernel regime. The
-  problem is ``landscope.problems.TwoLayerRegression`` (each seed its own sample), trained
-  by the driver, ``landscope.optim.run``, with ``Adam(lr, schedule=cosine_decay(steps))``
-  or ``GD(lr)``;
-- kernel ridge regression on the same samples with the analytic two-layer ReLU NTK and
-  NNGP kernels (``landscope.kernels.kernel_ridge``, kind ntk / nngp) plus a constant
-  kernel (the ReLU kernels are homogeneous and cannot fit f*'s mean alone), the ridge
-  picked on a 20 % hold-out from a log grid and refit on all n;
-- the population loss 1/2 E[(f - f*)^2] of each on a fresh sample of ``n_test`` points
-  (Monte Carlo, its standard error stored), and of the best constant, 1/2 Var f*
-  = (1 - 2/pi) / (2d) exactly (the no-learning reference).
+1. Data: n = ``n_factor`` d^2 training samples, labels f*(x) exactly (no noise), and
+   ``n_test`` fresh test samples, drawn from the seed; the net's init then continues the
+   seed's stream.
+2. ``Train``: the net f(x) = sum_r b_r relu(w_r . x) + c, m = ``width_factor`` d neurons
+   (``landscope.problems.TwoLayerRegression``), both layers and c trained from a small
+   init (w_r ~ N(0, init^2 / d I), b_r ~ N(0, init^2 / m)) by the driver, full batch:
+   ``optimizer`` adam (default; ``Adam(lr, schedule=cosine_decay(steps))``) or gd
+   (``GD(lr)``), ``steps`` steps (or until ||grad|| <= ``grad_tol``, 0 by default: the
+   whole budget). The small init is what leaves the kernel regime.
+3. ``Measure``: the population loss 1/2 E[(f - f*)^2] of the net on the test sample
+   (Monte Carlo, its standard error stored), and of the best constant, 1/2 Var f*
+   = (1 - 2/pi) / (2d) exactly (the no-learning reference).
+4. ``Measure`` (``landscope.kernels.kernel_ridge``, kind ntk, then nngp): kernel ridge
+   regression on the same samples with the analytic two-layer ReLU kernel plus a
+   constant kernel (the ReLU kernels are homogeneous and cannot fit f*'s mean alone),
+   the ridge picked on a ``holdout`` fraction of the samples from the grid 10^k x mean
+   diag K, k = ``log10_ridge_min`` .. ``log10_ridge_max``, and refit on all n; its
+   population loss as the net's, and whether the net's is below the NTK's.
 
 The summary per d: mean losses, d x loss (flat for a 1/d law), and the ratio of the NTK's
 loss to the net's (the gap, growing with d when the net's loss falls faster than 1/d).
 
+Run times at default size are in benchmarks/README.md.
+
 Measured (``landscope run beyond-ntk``: d = 4, 8, 12, 16, n = 12 d^2, m = 4 d, 3 seeds,
-4000 Adam steps; 152 s on 2 idle cores): population loss of the net
-1.1e-6, 1.8e-7, 5.1e-8, 3.2e-8; of NTK ridge 5.5e-4, 1.07e-3, 1.10e-3, 1.02e-3 (NNGP
-4.3e-4 .. 9.5e-4); best constant 4.5e-2 .. 1.1e-2. So d x NTK loss grows, 0.0022, 0.0085,
-0.0132, 0.0162 (the kernel's loss does not fall like 1/d), the net's falls with d, and
-the ratio NTK / net grows 511, 5916, 21431, 31962: the trained net beats the kernel in
-every run by a margin that grows with d.
+4000 Adam steps): population loss of the net 1.1e-6, 1.8e-7, 5.1e-8, 3.2e-8; of NTK
+ridge 5.5e-4, 1.07e-3, 1.10e-3, 1.02e-3 (NNGP 4.3e-4 .. 9.5e-4); best constant 4.5e-2
+.. 1.1e-2. So d x NTK loss grows, 0.0022, 0.0085, 0.0132, 0.0162 (the kernel's loss
+does not fall like 1/d), the net's falls with d, and the ratio NTK / net grows 511,
+5916, 21431, 31962: the trained net beats the kernel in every run by a margin that grows
+with d.
 
 Run it::
 
     landscope run beyond-ntk                      # d = 4, 8, 12, 16; 3 seeds each
     landscope run beyond-ntk --set d=8,16,24 --set steps=6000
+    landscope run beyond-ntk --set holdout=0.1 --set log10_ridge_min=-12
     landscope show beyond-ntk --format json; landscope plot beyond-ntk
 """
 
@@ -53,51 +60,119 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..kernels import kernel_ridge
-from ..optim import GD, Adam, Optimizer, Stop, View, cosine_decay, restrict, run
+from ..optim import GD, Adam, Optimizer, Stop, cosine_decay
 from ..problems import TwoLayerRegression
 from ._checks import at_least, one_of, positive
 from ._study import Param, RunContext, Study
 from .figures import FigureSpec, Line, Panel, floats
+from .protocol import Cell, FromCell, Measure, Protocol, Train
+from .summary import Agg, SummarySpec
 
-__all__ = ["STUDY", "make_problem", "method", "run_cell", "summarize", "target"]
+__all__ = [
+    "PROTOCOL",
+    "STUDY",
+    "SUMMARY",
+    "TRAIN",
+    "Sample",
+    "constant_loss",
+    "make_data",
+    "make_problem",
+    "method",
+    "n_samples",
+    "ridges",
+    "run_cell",
+    "summarize",
+    "target",
+]
 
-RIDGES = tuple(10.0**e for e in range(-9, 2))  # times mean(diag K)
-HOLDOUT = 0.2
+
+def _check_holdout(v: float) -> None:
+    if not (math.isfinite(v) and 0 < v < 1):
+        raise ValueError(f"holdout is a fraction of the samples, in (0, 1); got {v!r}.")
+
 
 PARAMS = (
     Param("d", int, (4, 8, 12, 16), "input dimension (W* is d x d)", at_least("d", 2)),
-    Param("n_factor", float, (12.0,), "training samples n = n_factor d^2",
-          positive("n_factor")),
-    Param("width_factor", int, (4,), "hidden neurons m = width_factor d",
-          at_least("width_factor", 1)),
-    Param("optimizer", str, ("adam",), "adam (cosine-decayed lr) or gd",
-          one_of("optimizer", ("adam", "gd"))),
+    Param("n_factor", float, (12.0,), "training samples n = n_factor d^2", positive("n_factor")),
+    Param(
+        "width_factor",
+        int,
+        (4,),
+        "hidden neurons m = width_factor d",
+        at_least("width_factor", 1),
+    ),
+    Param(
+        "optimizer",
+        str,
+        ("adam",),
+        "adam (cosine-decayed lr) or gd",
+        one_of("optimizer", ("adam", "gd")),
+    ),
     Param("lr", float, (0.03,), "learning rate (adam) or step (gd)", positive("lr")),
     Param("steps", int, (4000,), "full-batch training steps", at_least("steps", 1)),
     Param("init", float, (0.1,), "init scale of both layers", positive("init")),
-    Param("n_test", int, (20000,), "fresh samples for the population loss",
-          at_least("n_test", 100)),
-)  # fmt: skip
+    Param(
+        "n_test",
+        int,
+        (20000,),
+        "fresh samples for the population loss",
+        at_least("n_test", 100),
+    ),
+    Param(
+        "grad_tol",
+        float,
+        (0.0,),
+        "training also stops at ||grad|| <= grad_tol (0: every step of the budget)",
+        at_least("grad_tol", 0),
+    ),
+    Param(
+        "log10_ridge_min",
+        int,
+        (-9,),
+        "smallest ridge of the grid: 10^this x mean diag K",
+        at_least("log10_ridge_min", -300),
+    ),
+    Param(
+        "log10_ridge_max",
+        int,
+        (1,),
+        "largest ridge of the grid: 10^this x mean diag K",
+        at_least("log10_ridge_max", -300),
+    ),
+    Param(
+        "holdout",
+        float,
+        (0.2,),
+        "fraction of the samples held out to pick the ridge",
+        _check_holdout,
+    ),
+)
 
-COLUMNS = {
-    "n": "BIGINT",
-    "m": "BIGINT",
-    "nn_train_loss": "DOUBLE",
-    "nn_loss": "DOUBLE",
-    "nn_loss_se": "DOUBLE",
-    "ntk_loss": "DOUBLE",
-    "ntk_loss_se": "DOUBLE",
-    "ntk_ridge": "DOUBLE",
-    "nngp_loss": "DOUBLE",
-    "nngp_loss_se": "DOUBLE",
-    "nngp_ridge": "DOUBLE",
-    "constant_loss": "DOUBLE",
-}
+DEFAULTS = {p.name: p.default[0] for p in PARAMS}
+
+
+def _validate(cfg: dict) -> None:
+    if cfg["log10_ridge_min"] > cfg["log10_ridge_max"]:
+        raise ValueError(
+            f"log10_ridge_min ({cfg['log10_ridge_min']}) must not exceed log10_ridge_max "
+            f"({cfg['log10_ridge_max']})."
+        )
+
+
+def n_samples(cfg: dict) -> int:
+    """n = ceil(n_factor d^2) training samples per run."""
+    return int(math.ceil(cfg["n_factor"] * cfg["d"] * cfg["d"]))
+
+
+def ridges(cfg: dict) -> tuple[float, ...]:
+    """The ridge grid, relative to the kernel's mean diagonal: 10^k, k over the range."""
+    return tuple(10.0**e for e in range(cfg["log10_ridge_min"], cfg["log10_ridge_max"] + 1))
 
 
 def target(X: torch.Tensor, Wstar: torch.Tensor) -> torch.Tensor:
@@ -105,19 +180,72 @@ def target(X: torch.Tensor, Wstar: torch.Tensor) -> torch.Tensor:
     return (X @ Wstar.transpose(-1, -2)).abs().mean(-1)
 
 
-def _draw(seed: int, d: int, n: int, n_test: int):
-    gen = torch.Generator().manual_seed(int(seed))
-    Q, R = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=torch.float64))
-    Wstar = Q * torch.sign(torch.diagonal(R))  # Haar-distributed orthonormal
-    X = torch.randn(n, d, generator=gen, dtype=torch.float64)
-    Xt = torch.randn(n_test, d, generator=gen, dtype=torch.float64)
-    return Wstar, X, Xt, gen
+def constant_loss(d: int) -> float:
+    """1/2 Var f*, the population loss of the best constant: Var|z| = 1 - 2/pi, d terms of
+    weight 1/d^2."""
+    return (1 - 2 / math.pi) / (2 * d)
 
 
-def make_problem(cfg: dict, X: torch.Tensor, y: torch.Tensor) -> TwoLayerRegression:
-    """The nets of R runs, each fit to its own sample X (R, n, d), y (R, n)."""
-    m = cfg["width_factor"] * X.shape[-1]
-    return TwoLayerRegression(X, y, width=m, init_scale=cfg["init"])
+@dataclass(frozen=True)
+class Sample:
+    """Every run's target and samples, drawn from its seed alone.
+
+    Attributes:
+        Wstar: (R, d, d) each run's W*, Haar-distributed orthonormal.
+        X: (R, n, d) training inputs, x ~ N(0, I_d).
+        y: (R, n) f*(X).
+        Xt: (R, n_test, d) fresh test inputs.
+        yt: (R, n_test) f*(Xt).
+        init_states: each seed's generator state after these draws: the net's init
+            continues the seed's stream from there.
+    """
+
+    Wstar: torch.Tensor
+    X: torch.Tensor
+    y: torch.Tensor
+    Xt: torch.Tensor
+    yt: torch.Tensor
+    init_states: tuple[torch.Tensor, ...]
+
+
+def make_data(cfg: dict, seeds: Sequence[int]) -> Sample:
+    """Per seed, from one stream: W* (QR of a Gaussian matrix), the sample, the test sample."""
+    d, n, dt = cfg["d"], n_samples(cfg), torch.float64
+    Wstar, X, Xt, states = [], [], [], []
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(int(seed))
+        Q, R = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=dt))
+        Wstar.append(Q * torch.sign(torch.diagonal(R)))  # Haar-distributed orthonormal
+        X.append(torch.randn(n, d, generator=gen, dtype=dt))
+        Xt.append(torch.randn(cfg["n_test"], d, generator=gen, dtype=dt))
+        states.append(gen.get_state())
+    W, Xs, Xts = torch.stack(Wstar), torch.stack(X), torch.stack(Xt)
+    return Sample(W, Xs, target(Xs, W), Xts, target(Xts, W), tuple(states))
+
+
+def make_problem(
+    cfg: dict, data: Sample | None = None, dtype: str = "float64", device: str = "cpu"
+) -> TwoLayerRegression:
+    """The nets of the R runs, each fit to its own sample.
+
+    Raises:
+        ValueError: without ``data``: a run's sample is drawn from its seed, so its
+            problem cannot be rebuilt from the configuration alone.
+    """
+    if data is None:
+        raise ValueError(
+            "a beyond-ntk run's sample is drawn from its seed, so its problem cannot be "
+            "rebuilt from the configuration alone."
+        )
+    dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    X, y = (t.to(dtype=dt, device=device) for t in (data.X, data.y))
+    return TwoLayerRegression(X, y, width=cfg["width_factor"] * cfg["d"], init_scale=cfg["init"])
+
+
+def _init(cell: Cell) -> torch.Tensor:
+    """Each run's net from its own seed's stream, where the data draws left it."""
+    gens = [torch.Generator().set_state(s) for s in cell.data.init_states]
+    return torch.cat([cell.problem.init(1, generator=g) for g in gens])
 
 
 def method(cfg: dict) -> Optimizer:
@@ -127,104 +255,115 @@ def method(cfg: dict) -> Optimizer:
     return GD(cfg["lr"])
 
 
-@dataclass(frozen=True)
-class _Report:
-    """Progress every ``every`` steps, with the largest training loss of the batch."""
-
-    problem: TwoLayerRegression
-    steps: int
-    every: int
-    progress: Callable[[int, int, str], None]
-
-    def __call__(self, view: View) -> None:
-        if view.step % self.every == 0 and view.step < self.steps:
-            loss = restrict(self.problem, view.rows).loss(view.theta)
-            self.progress(view.step, self.steps, f"training, loss {float(loss.max()):.2e}")
+TRAIN = Train(
+    method=method,
+    stop=lambda cfg: Stop(grad_tol=cfg["grad_tol"], max_steps=cfg["steps"]),
+    label="training",
+    names=("train_steps", "opt_status", "opt_grad_norm"),  # "steps" is the budget parameter
+)
 
 
-def _train(cfg: dict, problem: TwoLayerRegression, gens, progress) -> torch.Tensor:
-    """Every run's net, one batch through the driver; row r starts from generator r."""
-    theta0 = torch.cat([problem.init(1, generator=g) for g in gens])
-    report = _Report(problem, cfg["steps"], max(1, cfg["steps"] // 50), progress)
-    stop = Stop(grad_tol=0.0, max_steps=cfg["steps"])  # a fixed budget of steps
-    return run(problem, theta0, method(cfg), stop=stop, observers=[report]).theta
-
-
-def _loss_and_se(pred: torch.Tensor, yt: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def _half_mse(pred: torch.Tensor, yt: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """1/2 mean (pred - yt)^2 per run and its standard error (Monte Carlo over points)."""
     sq = 0.5 * (pred - yt).square()
     n = sq.shape[1]
-    return sq.mean(1).numpy(), (sq.std(1) / math.sqrt(n)).numpy()
+    return sq.mean(1).cpu().numpy(), (sq.std(1) / math.sqrt(n)).cpu().numpy()
+
+
+NET_COLUMNS = {
+    "n": "BIGINT",
+    "m": "BIGINT",
+    "nn_train_loss": "DOUBLE",
+    "nn_loss": "DOUBLE",
+    "nn_loss_se": "DOUBLE",
+    "constant_loss": "DOUBLE",
+}
+
+
+def _net_losses(cell: Cell) -> dict[str, Any]:
+    """The trained nets' training loss and population loss, and the best constant's."""
+    prob, data, R = cell.problem64, cell.data, cell.R
+    theta = cell.theta.to(torch.float64)
+    loss, se = _half_mse(prob.predict(theta, data.Xt.to(theta.device)), data.yt.to(theta.device))
+    return {
+        "n": [n_samples(cell.cfg)] * R,
+        "m": [cell.cfg["width_factor"] * cell.cfg["d"]] * R,
+        "nn_train_loss": prob.loss(theta).cpu().numpy(),
+        "nn_loss": loss,
+        "nn_loss_se": se,
+        "constant_loss": [constant_loss(cell.cfg["d"])] * R,
+    }
+
+
+def _ridge_columns(kind: str) -> dict[str, str]:
+    return {f"{kind}_loss": "DOUBLE", f"{kind}_loss_se": "DOUBLE", f"{kind}_ridge": "DOUBLE"}
+
+
+def _kernel_fit(kind: str) -> Callable[[Cell], dict[str, Any]]:
+    """The population loss of kernel ridge with the two-layer ReLU ``kind`` kernel."""
+
+    def measure(cell: Cell) -> dict[str, Any]:
+        cell.progress(cell.R, f"kernel ridge ({kind})")
+        data, cfg = cell.data, cell.cfg
+        fit = kernel_ridge(
+            data.X, data.y, data.Xt, kind=kind, ridges=ridges(cfg), holdout=cfg["holdout"]
+        )
+        loss, se = _half_mse(fit.pred, data.yt)
+        return {f"{kind}_loss": loss, f"{kind}_loss_se": se, f"{kind}_ridge": fit.ridge.numpy()}
+
+    return measure
+
+
+def _net_beats_ntk(cell: Cell) -> dict[str, Any]:
+    return {"nn_beats_ntk": cell.value("nn_loss") < cell.value("ntk_loss")}
+
+
+PROTOCOL = Protocol(
+    make_data=make_data,
+    make_problem=make_problem,
+    init=FromCell(_init),
+    steps=(
+        TRAIN,
+        Measure(_net_losses, NET_COLUMNS),
+        *(Measure(_kernel_fit(kind), _ridge_columns(kind)) for kind in ("ntk", "nngp")),
+        Measure(_net_beats_ntk, {"nn_beats_ntk": "BOOLEAN"}),
+    ),
+)
 
 
 def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
-    """Train the nets of all seeds as one batch; kernel ridge on the same samples."""
-    d = cfg["d"]
-    n = int(math.ceil(cfg["n_factor"] * d * d))
-    draws = [_draw(s, d, n, cfg["n_test"]) for s in seeds]
-    Wstar = torch.stack([w for w, *_ in draws])
-    X = torch.stack([x for _, x, _, _ in draws])
-    Xt = torch.stack([xt for _, _, xt, _ in draws])
-    gens = [g for *_, g in draws]
-    y, yt = target(X, Wstar), target(Xt, Wstar)
-    ctx.progress(0, cfg["steps"], "training")
-    problem = make_problem(cfg, X, y)
-    theta = _train(cfg, problem, gens, ctx.progress)
-    nn_train = problem.loss(theta).numpy()
-    nn_loss, nn_se = _loss_and_se(problem.predict(theta, Xt), yt)
-    ctx.progress(cfg["steps"], cfg["steps"], "kernel ridge (NTK, NNGP)")
-    out = {}
-    for kind in ("ntk", "nngp"):
-        fit = kernel_ridge(X, y, Xt, kind=kind, ridges=RIDGES, holdout=HOLDOUT)
-        out[kind] = (*_loss_and_se(fit.pred, yt), fit.ridge.numpy())
-    constant = (1 - 2 / math.pi) / (2 * d)  # 1/2 Var f*: Var|z| = 1 - 2/pi, d terms of 1/d^2
-    rows = []
-    for r, seed in enumerate(seeds):
-        rows.append(
-            {
-                "seed": int(seed),
-                "n": n,
-                "m": cfg["width_factor"] * d,
-                "nn_train_loss": float(nn_train[r]),
-                "nn_loss": float(nn_loss[r]),
-                "nn_loss_se": float(nn_se[r]),
-                "ntk_loss": float(out["ntk"][0][r]),
-                "ntk_loss_se": float(out["ntk"][1][r]),
-                "ntk_ridge": float(out["ntk"][2][r]),
-                "nngp_loss": float(out["nngp"][0][r]),
-                "nngp_loss_se": float(out["nngp"][1][r]),
-                "nngp_ridge": float(out["nngp"][2][r]),
-                "constant_loss": constant,
-            }
-        )
-    return rows
+    """The protocol on one cell; parameters missing from ``cfg`` take their defaults."""
+    return PROTOCOL.run_cell({**DEFAULTS, **cfg}, seeds, ctx)
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-    """One dict per cell (d and the training settings): mean losses, d x loss, the gap."""
-    cells: dict[tuple, list[dict]] = {}
-    keys = [p.name for p in PARAMS]
-    for r in rows:
-        cells.setdefault(tuple(r[k] for k in keys), []).append(r)
-    out = []
-    for key, rs in sorted(cells.items(), key=lambda t: t[0]):
-        d = int(key[0])
-        mean = {c: float(np.mean([r[c] for r in rs])) for c in
-                ("nn_loss", "ntk_loss", "nngp_loss", "nn_train_loss", "constant_loss")}  # fmt: skip
-        out.append(
-            dict(zip(keys, key, strict=True))
-            | {
-                "n": int(rs[0]["n"]),
-                "m": int(rs[0]["m"]),
-                "seeds": len(rs),
-                **mean,
-                "d_nn_loss": d * mean["nn_loss"],
-                "d_ntk_loss": d * mean["ntk_loss"],
-                "d_nngp_loss": d * mean["nngp_loss"],
-                "ntk_over_nn": mean["ntk_loss"] / mean["nn_loss"],
-                "nn_beats_ntk": float(np.mean([r["nn_loss"] < r["ntk_loss"] for r in rs])),
-            }
-        )
-    return out
+KEYS = tuple(p.name for p in PARAMS)
+MEANS = ("nn_loss", "ntk_loss", "nngp_loss", "nn_train_loss", "constant_loss")
+
+
+def _scaled(key: str) -> Callable[[dict], float | None]:
+    """d x the mean of ``key`` (flat in d for a 1/d law)."""
+    return lambda s: None if s[key] is None else s["d"] * s[key]
+
+
+SUMMARY = SummarySpec(
+    keys=KEYS,
+    aggs=(
+        Agg("n", how="first"),
+        Agg("m", how="first"),
+        Agg("seeds", how="rows"),
+        *(Agg(key) for key in MEANS),
+        Agg("nn_beats_ntk", how="fraction"),
+    ),
+    derived=(
+        ("d_nn_loss", _scaled("nn_loss")),
+        ("d_ntk_loss", _scaled("ntk_loss")),
+        ("d_nngp_loss", _scaled("nngp_loss")),
+        ("ntk_over_nn", lambda s: s["ntk_loss"] / s["nn_loss"] if s["nn_loss"] else None),
+    ),
+    group=KEYS,  # a cell is its configuration (also for rows not from the store)
+    sort=lambda s: tuple(s[k] for k in KEYS),
+)
+summarize = SUMMARY
 
 
 TABLE = (
@@ -280,9 +419,9 @@ STUDY = Study(
     summary="Trained two-layer ReLU net vs NTK/NNGP ridge on f* = a'|W* x| (Li, Ma & Zhang).",
     params=PARAMS,
     default_seeds=3,
-    columns=COLUMNS,
-    run_cell=run_cell,
-    summarize=summarize,
+    protocol=PROTOCOL,
+    summarize=SUMMARY,
     table=TABLE,
     figures=figures,
+    validate=_validate,
 )

@@ -404,6 +404,5 @@ def grid_chart(
         title=title or None,
         ncols=len(cols),
         size=(3.0 * len(cols) + 0.5, 2.4 * len(rows) + 0.6),
-        dpi=120,
         share=True,
     )

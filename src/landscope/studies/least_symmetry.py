@@ -75,6 +75,7 @@ from ..optim import LBFGS, Stop, newton_polish
 from ..problems import OneHiddenRegression, covariance, gaussian_inputs, parse_covariance
 from ..symmetry import read_isotropy
 from ._checks import at_least, positive
+from ._params import grad_tol, max_steps, polish_from, polish_tol
 from ._study import Param, Study
 from .figures import Bars, FigureSpec, Panel, Text, floats
 from .protocol import Cell, Measure, PolishCertify, Protocol, Train
@@ -102,22 +103,10 @@ PARAMS = (
     Param("k", int, (10,), "neurons = inputs = teacher neurons", at_least("k", 2)),
     Param("activation", str, ("softplus:4",), "a registered smooth activation", _check_activation),
     Param("m", int, (6000,), "samples in the fixed training set", at_least("m", 10)),
-    Param("max_steps", int, (3000,), "L-BFGS iterations per run", at_least("max_steps", 1)),
-    Param("grad_tol", float, (1e-6,), "L-BFGS stops at ||grad|| <= grad_tol", positive("grad_tol")),
-    Param(
-        "polish_from",
-        float,
-        (1e-5,),
-        "Newton-polish rows with ||grad|| <= polish_from",
-        positive("polish_from"),
-    ),
-    Param(
-        "polish_tol",
-        float,
-        (1e-12,),
-        "Newton polishes to ||grad|| <= polish_tol",
-        positive("polish_tol"),
-    ),
+    max_steps(3000, "L-BFGS iterations per run"),
+    grad_tol(1e-6, "L-BFGS"),
+    polish_from(1e-5),
+    polish_tol(1e-12),
     Param(
         "refind_steps",
         int,
@@ -352,7 +341,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
             title=f"Isotropy of spurious minima ({activation})",
             title_size=9,
             size=(max(5.0, 1.6 * len(totals) + 2), 4),
-            dpi=120,
         )
     ]
 

@@ -313,7 +313,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
                       **axes),
             ),
             size=(11, 4),
-            dpi=120,
         )
     ]  # fmt: skip
 

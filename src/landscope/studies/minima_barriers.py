@@ -46,7 +46,6 @@ import numpy as np
 import torch
 
 from ..connect import linear_barriers
-from ..problems import ReluTeacherStudent
 from ..symmetry import isotropy_of
 from . import spurious_relu
 from ._checks import at_least, positive
@@ -84,10 +83,8 @@ PARAMS = (
 )
 
 
-def make_problem(cfg: dict, dtype: str = "float64", device: str = "cpu") -> ReluTeacherStudent:
-    """The problem of spurious-relu's n = k cell (its defaults otherwise) for this k."""
-    src = {"k": cfg["k"], "extra": 0, "d": 0, "train_a": 0}
-    return spurious_relu.make_problem(src, dtype=dtype, device=device)
+# the problem of spurious-relu's n = k cell (its defaults otherwise) for this k
+make_problem = spurious_relu.make_square_problem
 
 
 def _to_global(cell: Cell) -> dict:
@@ -276,7 +273,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
             title="Barriers from spurious minima, before and after neuron alignment",
             title_size=9,
             size=(8, 4),
-            dpi=120,
         )
     ]
 

@@ -31,6 +31,10 @@ A study that analyses another study's stored runs starts with ``Require(study,
 overrides)``: the cell's rows become that study's final points of the same seeds (its
 missing runs computed first). ``Measure(fn, types, where=(column, values))`` measures only
 the rows whose result is one of ``values`` (e.g. the spurious minima).
+
+A training step may carry observers of its own (``Train(observe=...)``: a tracker of the
+dynamics the driver runs); they are kept in ``cell.observers`` under the step's label, for
+a later ``Measure`` to read what they recorded.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import numpy as np
 import torch
 
 from ..critical import CERTIFICATE_COLUMNS, Certificate, Tolerances, certify
-from ..optim import STATUS, Progress, RunResult, Stop, newton_polish, run
+from ..optim import STATUS, Observer, Progress, RunResult, Stop, newton_polish, run
 from ..problems import Problem, RowData, init_from_seeds
 from ._study import RunContext
 
@@ -134,6 +138,8 @@ class Cell:
         init_s: wall time of the initialization of all rows, in seconds.
         required: another study's stored rows by study name (``Require``), for seeds
             0 .. max(seeds): the cell's own seeds and every earlier one.
+        observers: the observers a ``Train`` step's ``observe`` added to its run, by the
+            step's label (after the step ran), with what they recorded.
     """
 
     cfg: dict
@@ -149,6 +155,7 @@ class Cell:
     data: Any = None
     init_s: float = 0.0
     required: dict[str, list[dict]] = field(default_factory=dict)
+    observers: dict[str, tuple[Observer, ...]] = field(default_factory=dict)
 
     @property
     def R(self) -> int:
@@ -157,7 +164,8 @@ class Cell:
     def subset(self, rows: Sequence[int]) -> Cell:
         """The cell restricted to ``rows`` (indices into its runs), for a measurement of
         some rows only: seeds, rows, columns and certificate taken at ``rows``; the
-        problem too where its rows own data (``RowData``); no training result."""
+        problem too where its rows own data (``RowData``); no training result and no
+        observers (theirs are records of all rows)."""
         idx = np.asarray(rows, dtype=np.int64)
         at = torch.as_tensor(idx, device=self.theta.device)
 
@@ -230,6 +238,9 @@ class Train(StepBase):
         when: train only configurations where this is true (parameter name, function of
             the configuration, or value); elsewhere every row keeps its initial point,
             with 0 steps, status ``"none"`` and gradient norm NaN (not measured).
+        observe: ``observe(cell, theta0) -> observers`` added to the run (``theta0``: the
+            rows it starts from), e.g. a tracker of the dynamics; they are kept in
+            ``cell.observers[label]`` for a later ``Measure`` (None: progress only).
 
     ``method`` and ``stop`` may also be ``FromCell`` settings.
     """
@@ -239,18 +250,21 @@ class Train(StepBase):
     label: str = "train"
     names: tuple[str, str, str] = ("steps", "opt_status", "opt_grad_norm")
     when: Any = True
+    observe: Callable[[Cell, torch.Tensor], Sequence[Observer]] | None = None
 
     def columns(self) -> dict[str, str]:
         return dict(zip(self.names, ("BIGINT", "VARCHAR", "DOUBLE"), strict=True))
 
     def train(self, cell: Cell, theta: torch.Tensor) -> RunResult:
         cell.progress(0, self.label)
+        extra = () if self.observe is None else tuple(self.observe(cell, theta))
+        cell.observers[self.label] = extra
         return run(
             cell.problem,
             theta,
             _resolve(self.method, cell),
             stop=_resolve(self.stop, cell),
-            observers=[Progress(cell.ctx.progress, f"{self.label} step")],
+            observers=[Progress(cell.ctx.progress, f"{self.label} step", every=100), *extra],
         )
 
     def record(self, cell: Cell, res: RunResult, rows: np.ndarray | None = None) -> None:

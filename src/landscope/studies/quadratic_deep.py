@@ -61,31 +61,39 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..critical import VERDICTS
 from ..optim import LevenbergMarquardt, Stop
 from ..problems.deep_quadratic import DeepQuadraticNet, planted_data
 from ._checks import at_least, one_of, positive
+from ._params import max_steps, polish_from, polish_tol, rel_gap_tol
 from ._study import Param, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, PolishCertify, Protocol, Train
+from .quadratic_nets import GAP_COLUMNS, gap_columns, zero_loss
 from .summary import Agg, SummarySpec
 
 __all__ = ["PROTOCOL", "STUDY", "make_data", "make_problem", "n_samples"]
 
 VARIANTS = ("regular", "added_norm")
 
+
+def _check_depth(depth: int) -> None:
+    at_least("depth", 1)(depth)
+    if depth > 3:
+        raise ValueError(f"depth must be 1, 2 or 3, got {depth}.")
+
+
 PARAMS = (
     Param("d", int, (8, 9, 10), "input dimension", at_least("d", 1)),
-    Param("depth", int, (2,), "quadratic layers (1..3)", at_least("depth", 1)),
+    Param("depth", int, (2,), "quadratic layers (1..3)", _check_depth),
     Param("variant", str, VARIANTS, "regular or added_norm", one_of("variant", VARIANTS)),
     Param("h", int, (2, 3, 4, 6, 8, 12, 16), "student units per layer", at_least("h", 1)),
     Param("teacher", int, (2,), "teacher units per layer", at_least("teacher", 1)),
     Param("m_factor", float, (2.0,), "samples per monomial", positive("m_factor")),
     Param("data_seed", int, (0,), "seed of the data and teacher", at_least("data_seed", 0)),
-    Param("max_steps", int, (300,), "Levenberg-Marquardt iterations", at_least("max_steps", 1)),
+    max_steps(300, "Levenberg-Marquardt iterations"),
     Param(
         "rel_grad_tol",
         float,
@@ -93,27 +101,9 @@ PARAMS = (
         "Levenberg-Marquardt stops at ||grad|| <= rel_grad_tol x sqrt(L0)",
         positive("rel_grad_tol"),
     ),
-    Param(
-        "polish_from",
-        float,
-        (1e-4,),
-        "Newton-polish rows with ||grad|| <= polish_from",
-        positive("polish_from"),
-    ),
-    Param(
-        "polish_tol",
-        float,
-        (1e-12,),
-        "Newton polishes to ||grad|| <= polish_tol",
-        positive("polish_tol"),
-    ),
-    Param(
-        "rel_gap_tol",
-        float,
-        (1e-8,),
-        "reached_global: loss / L0 <= rel_gap_tol",
-        positive("rel_gap_tol"),
-    ),
+    polish_from(1e-4),
+    polish_tol(1e-12),
+    rel_gap_tol("loss / L0"),
     Param(
         "max_certify",
         int,
@@ -122,11 +112,6 @@ PARAMS = (
         at_least("max_certify", 0),
     ),
 )
-
-
-def _validate(cfg: dict) -> None:
-    if cfg["depth"] > 3:
-        raise ValueError(f"depth must be 1, 2 or 3, got {cfg['depth']}.")
 
 
 def n_samples(cfg: dict) -> int:
@@ -160,8 +145,7 @@ def make_problem(cfg: dict, dtype: str = "float64", device: str = "cpu") -> Deep
 
 def _zero_loss(cell: Cell) -> float:
     """L0 = mean(y^2)/2, the loss of the zero network."""
-    y = cell.problem64.y
-    return 0.5 * float((y * y).mean())
+    return zero_loss(cell.problem64.y)
 
 
 def _at_zero(cell: Cell) -> torch.Tensor:
@@ -178,8 +162,7 @@ def _gap(cell: Cell) -> dict[str, Any]:
     return {
         "m": [int(cell.problem64.X.shape[0])] * cell.R,
         "n_params": [cell.problem64.n_params] * cell.R,
-        "loss_gap": gap,
-        "reached_global": np.isfinite(gap) & (gap <= cell.cfg["rel_gap_tol"]),
+        **gap_columns(gap, cell.cfg["rel_gap_tol"]),
     }
 
 
@@ -197,15 +180,7 @@ PROTOCOL = Protocol(
             label="Levenberg-Marquardt",
         ),
         PolishCertify(skip=_at_zero, global_spectrum=False, max_params="max_certify"),
-        Measure(
-            _gap,
-            {
-                "m": "BIGINT",
-                "n_params": "BIGINT",
-                "loss_gap": "DOUBLE",
-                "reached_global": "BOOLEAN",
-            },
-        ),
+        Measure(_gap, {"m": "BIGINT", "n_params": "BIGINT", **GAP_COLUMNS}),
     ),
 )
 
@@ -274,5 +249,4 @@ STUDY = Study(
     summarize=SUMMARY,
     table=TABLE,
     figures=figures,
-    validate=_validate,
 )

@@ -70,12 +70,21 @@ from ..optim import LBFGS, Stop
 from ..problems import QuadraticNet, init_from_seeds
 from ..problems.quadratic import TARGETS, quadratic_data
 from ._checks import at_least, one_of, positive
+from ._params import grad_tol, max_steps, polish_from, polish_tol, rel_gap_tol
 from ._study import Param, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, PolishCertify, Protocol, Train
 from .summary import Agg, SummarySpec
 
-__all__ = ["PROTOCOL", "STUDY", "make_data", "make_problem"]
+__all__ = [
+    "GAP_COLUMNS",
+    "PROTOCOL",
+    "STUDY",
+    "gap_columns",
+    "make_data",
+    "make_problem",
+    "zero_loss",
+]
 
 SETUPS = TARGETS
 VARIANTS = ("regular", "added_norm", "orthogonal", "least_squares")
@@ -88,29 +97,11 @@ PARAMS = (
     Param("m_factor", float, (2.0,), "samples per unknown of M", positive("m_factor")),
     Param("data_seed", int, (0,), "seed of the data set", at_least("data_seed", 0)),
     Param("penalty", float, (1.0,), "orthogonality penalty weight", at_least("penalty", 0)),
-    Param("grad_tol", float, (1e-8,), "L-BFGS stops at ||grad|| <= grad_tol", positive("grad_tol")),
-    Param("max_steps", int, (3000,), "L-BFGS iterations per run", at_least("max_steps", 1)),
-    Param(
-        "polish_from",
-        float,
-        (1e-4,),
-        "Newton-polish rows with ||grad|| <= polish_from",
-        positive("polish_from"),
-    ),
-    Param(
-        "polish_tol",
-        float,
-        (1e-12,),
-        "Newton polishes to ||grad|| <= polish_tol",
-        positive("polish_tol"),
-    ),
-    Param(
-        "rel_gap_tol",
-        float,
-        (1e-8,),
-        "reached_global: (loss - loss(M*)) / L0 <= rel_gap_tol",
-        positive("rel_gap_tol"),
-    ),
+    grad_tol(1e-8, "L-BFGS"),
+    max_steps(3000, "L-BFGS iterations per run"),
+    polish_from(1e-4),
+    polish_tol(1e-12),
+    rel_gap_tol("(loss - loss(M*)) / L0"),
     Param(
         "rank_tol",
         float,
@@ -160,6 +151,21 @@ def _init(cell: Cell) -> torch.Tensor:
     return prob.join(W[None], a[None]).to(prob.device).expand(cell.R, -1).clone()
 
 
+# the columns of ``gap_columns``
+GAP_COLUMNS = {"loss_gap": "DOUBLE", "reached_global": "BOOLEAN"}
+
+
+def zero_loss(y: torch.Tensor) -> float:
+    """L0 = mean(y^2)/2, the loss of the zero network: the scale of ``loss_gap``."""
+    return 0.5 * float((y * y).mean())
+
+
+def gap_columns(gap: np.ndarray, rel_gap_tol: float) -> dict[str, Any]:
+    """``loss_gap``: each row's loss above the global value, over L0; ``reached_global``:
+    a finite gap of at most ``rel_gap_tol``."""
+    return {"loss_gap": gap, "reached_global": np.isfinite(gap) & (gap <= rel_gap_tol)}
+
+
 def _against_the_optimum(cell: Cell) -> dict[str, Any]:
     """Each row's gap to the convex optimum, its matrix's error and its signs vs M*'s."""
     prob, R = cell.problem64, cell.R
@@ -167,9 +173,7 @@ def _against_the_optimum(cell: Cell) -> dict[str, Any]:
     Mstar = sol.M
     M = prob.matrix(cell.theta).cpu().numpy()
     err = np.linalg.norm(M - Mstar, axis=(1, 2)) / max(np.linalg.norm(Mstar), 1e-300)
-    y = prob.y
-    L0 = 0.5 * float((y * y).mean())
-    gap = (cell.value("loss") - sol.loss) / L0
+    gap = (cell.value("loss") - sol.loss) / zero_loss(prob.y)
     # Sylvester: W' diag(a) W has at most #(a_j > 0) positive and #(a_j < 0) negative
     # eigenvalues, so a run whose signs fall short of M*'s inertia cannot reach M*; and
     # a_j cannot change sign without its unit passing through a_j = 0.
@@ -182,8 +186,7 @@ def _against_the_optimum(cell: Cell) -> dict[str, Any]:
     return {
         "m": [int(prob.X.shape[0])] * R,
         "ls_loss": [sol.loss] * R,
-        "loss_gap": gap,
-        "reached_global": np.isfinite(gap) & (gap <= cell.cfg["rel_gap_tol"]),
+        **gap_columns(gap, cell.cfg["rel_gap_tol"]),
         "normalized_error": err,
         "a_pos": a_pos,
         "a_neg": a_neg,
@@ -210,8 +213,7 @@ PROTOCOL = Protocol(
             {
                 "m": "BIGINT",
                 "ls_loss": "DOUBLE",
-                "loss_gap": "DOUBLE",
-                "reached_global": "BOOLEAN",
+                **GAP_COLUMNS,
                 "normalized_error": "DOUBLE",
                 "a_pos": "BIGINT",
                 "a_neg": "BIGINT",

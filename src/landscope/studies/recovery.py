@@ -62,10 +62,12 @@ import numpy as np
 import torch
 
 from .. import activations as acts
+from .._validate import resolve_dtype
 from ..init import align_signs, tensor_init
 from ..optim import Armijo, Stop
 from ..problems import OneHiddenRegression, Planted, planted, recovery_error
 from ._checks import at_least, one_of, positive
+from ._params import grad_tol, max_steps
 from ._study import Param, RunContext, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, Protocol, Start, Train
@@ -111,8 +113,8 @@ PARAMS = (
         "relative error counted as recovered",
         positive("threshold"),
     ),
-    Param("max_steps", int, (2000,), "GD step budget per run", at_least("max_steps", 1)),
-    Param("grad_tol", float, (1e-7,), "GD stops at ||grad|| <= grad_tol", positive("grad_tol")),
+    max_steps(2000, "GD step budget per run"),
+    grad_tol(1e-7, "GD"),
     Param(
         "rel_loss_target",
         float,
@@ -167,7 +169,7 @@ def make_problem(
             "a recovery run's problem is drawn from its seed (its own teacher and sample), "
             "so it cannot be rebuilt from the configuration alone."
         )
-    dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    dt = resolve_dtype(dtype)
     X, y, v = (t.to(dtype=dt, device=device) for t in (data.X, data.y, data.v))
     return OneHiddenRegression(X, y, v, cfg["activation"])
 

@@ -54,12 +54,13 @@ from ..critical import check_certifiable
 from ..optim import GD, Adam, Stop
 from ..problems import ReluTeacherStudent
 from ._checks import at_least, one_of, positive
+from ._params import grad_tol, max_steps, polish_from, polish_tol
 from ._study import Param, Study
 from .figures import FigureSpec, line_chart
 from .protocol import Measure, PolishCertify, Protocol, Retrain, Train
 from .summary import Agg, SummarySpec
 
-__all__ = ["PROTOCOL", "STUDY", "make_problem"]
+__all__ = ["PROTOCOL", "STUDY", "make_problem", "make_square_problem"]
 
 
 PARAMS = (
@@ -70,12 +71,10 @@ PARAMS = (
     Param("train_a", int, (0,), "1 trains the second layer too, 0 fixes it to ones"),
     Param("optimizer", str, ("gd",), "gd or adam", one_of("optimizer", ("gd", "adam"))),
     Param("step", float, (4.0,), "learning rate times k", positive("step")),
-    Param("grad_tol", float, (1e-5,), "GD stops at ||grad|| <= grad_tol", positive("grad_tol")),
-    Param("max_steps", int, (100_000,), "GD step budget per run", at_least("max_steps", 1)),
-    Param("polish_from", float, (1e-4,), "Newton-polish rows with ||grad|| <= polish_from",
-          positive("polish_from")),
-    Param("polish_tol", float, (1e-12,), "Newton polishes to ||grad|| <= polish_tol",
-          positive("polish_tol")),
+    grad_tol(1e-5, "GD"),
+    max_steps(100_000, "GD step budget per run"),
+    polish_from(1e-4),
+    polish_tol(1e-12),
     Param("retrain_factor", float, (1e-4,),
           "saddle / not_converged rows continue GD to grad_tol x retrain_factor",
           positive("retrain_factor")),
@@ -115,6 +114,17 @@ def make_problem(cfg: dict, dtype: str = "float64", device: str = "cpu") -> Relu
     )
 
 
+def make_square_problem(
+    cfg: dict, dtype: str = "float64", device: str = "cpu"
+) -> ReluTeacherStudent:
+    """The problem of the n = k cell (the other settings at their defaults) for ``cfg["k"]``.
+
+    For the studies of this study's stored n = k runs (``spurious-spectra``,
+    ``minima-barriers``), whose cells name k alone.
+    """
+    return make_problem({"k": cfg["k"], "extra": 0, "d": 0, "train_a": 0}, dtype, device)
+
+
 def _method(cfg: dict) -> GD | Adam:
     lr = cfg["step"] / cfg["k"]
     return GD(lr) if cfg["optimizer"] == "gd" else Adam(lr)
@@ -148,7 +158,7 @@ PROTOCOL = Protocol(
 SPURIOUS = ("spurious_min", "local_min")
 
 SUMMARY = SummarySpec(
-    keys=("k", "extra", "train_a", "optimizer"),
+    keys=("k", "extra", "d", "train_a", "optimizer"),
     aggs=(
         Agg("global", "verdict", "share", ("global_min",)),
         Agg("spurious_min", "verdict", "share", SPURIOUS),
@@ -160,10 +170,8 @@ SUMMARY = SummarySpec(
         Agg("spurious_loss_mean", "loss", where=("verdict", SPURIOUS)),
         Agg("spurious_eig_min_mean", "eig_min", where=("verdict", SPURIOUS)),
         Agg("steps_mean", "steps"),
-        Agg("n", "n", "first"),
-        Agg("d", "d", "first"),
     ),
-    derived=(("d", lambda c: c["d"] or c["k"]),),
+    derived=(("n", lambda c: c["k"] + c["extra"]), ("d", lambda c: c["d"] or c["k"])),
     sort=lambda c: (c["train_a"], c["optimizer"], c["d"] - c["k"], c["extra"], c["k"]),
 )
 
@@ -195,17 +203,16 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     keys = ("d - k", "train_a", "optimizer")
     varying = [key for key in keys if len({c[key] for c in summary}) > 1]
     pts = [{**c, "series": _series(c, varying)} for c in summary]
+    # both charts: a line per series against k
+    axes = {"x": "k", "group": "series", "xlabel": "teacher neurons k", "group_label": ""}
     specs = [
         line_chart(
             pts,
-            x="k",
             y="spurious_min",
-            group="series",
             stem="spurious-relu",
-            xlabel="teacher neurons k",
             ylabel="runs ending in a spurious minimum",
             title="Spurious minima reached by GD (Safran & Shamir 2018)",
-            group_label="",
+            **axes,
         )
     ]
     with_loss = [c for c in pts if c["spurious_loss_mean"] is not None]
@@ -213,14 +220,11 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
         specs.append(
             line_chart(
                 with_loss,
-                x="k",
                 y="spurious_loss_mean",
-                group="series",
                 stem="spurious-relu-loss",
-                xlabel="teacher neurons k",
                 ylabel="mean loss at the spurious minima",
-                group_label="",
                 percent=False,
+                **axes,
             )
         )
     return specs

@@ -60,7 +60,6 @@ import math
 import numpy as np
 import torch
 
-from ..problems import ReluTeacherStudent
 from ..spectrum import bulk_outliers, eigenvalue_clusters
 from ..symmetry import delta_sk_dimensions, isotropy, multiplicities_fit
 from ..symmetry import isotropy_family as family
@@ -103,10 +102,8 @@ PARAMS = (
 )
 
 
-def make_problem(cfg: dict, dtype: str = "float64", device: str = "cpu") -> ReluTeacherStudent:
-    """The problem of spurious-relu's n = k cell (its defaults otherwise) for this k."""
-    src = {"k": cfg["k"], "extra": 0, "d": 0, "train_a": 0}
-    return spurious_relu.make_problem(src, dtype=dtype, device=device)
+# the problem of spurious-relu's n = k cell (its defaults otherwise) for this k
+make_problem = spurious_relu.make_square_problem
 
 
 def _clusters(eigs: np.ndarray, tol: float = DISTINCT_TOL) -> list[tuple[float, int]]:
@@ -310,7 +307,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
                 ),
             ),
             size=(10, 4),
-            dpi=120,
         )
     ]
 

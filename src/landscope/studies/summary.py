@@ -33,6 +33,7 @@ HOWS = (
     "count",
     "se",
     "rows",
+    "curve_gmean",
 )
 
 
@@ -44,6 +45,17 @@ def mean_finite(values: Sequence[float | None]) -> float | None:
 
 def _finite(values: Sequence[Any]) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
+
+
+def _curve_gmean(curves: list[Any]) -> list[float] | None:
+    """Elementwise geometric mean of equal-length curves; None when there are none."""
+    if not curves:
+        return None
+    lengths = {len(c) for c in curves}
+    if len(lengths) > 1:
+        raise ValueError(f"curve_gmean needs curves of one length, got lengths {sorted(lengths)}.")
+    stacked = np.stack([np.asarray(c, dtype=np.float64) for c in curves])
+    return [float(v) for v in np.exp(np.log(stacked).mean(0))]
 
 
 def by_cell(rows: list[dict]) -> list[list[dict]]:
@@ -66,7 +78,10 @@ class Agg:
             true; ``share``: the share of rows whose value is in ``values``; ``se``: the
             binomial standard error sqrt(p (1 - p) / runs) of that share; ``first``: the
             first row's value; ``count``: rows whose value is in ``values``; ``rows``:
-            the number of rows aggregated (``column`` is not read).
+            the number of rows aggregated (``column`` is not read); ``curve_gmean``: the
+            elementwise geometric mean exp(mean_rows log v) of array values of one length
+            (the rows' curves; rows whose value is None are left out), a list of floats
+            (None when no row has one).
         values: the values ``share``, ``se`` and ``count`` look for.
         where: only rows whose column ``where[0]`` is in ``where[1]`` are aggregated.
         of_all: ``share``, ``se`` and ``fraction`` count the rows ``where`` keeps out of
@@ -96,6 +111,8 @@ class Agg:
         vals = [r[col] for r in rows]
         if self.how == "first":
             return vals[0] if vals else None
+        if self.how == "curve_gmean":
+            return _curve_gmean([v for v in vals if v is not None])
         if self.how in ("share", "se", "count"):
             hits = sum(v in self.values for v in vals)
             if self.how == "count":

@@ -33,7 +33,9 @@ arrays, one over rows and one over columns, with labels 0..cells-1 in cell order
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -145,6 +147,38 @@ def _children(cell: np.ndarray, gens: list[np.ndarray], prefix: list[int], size:
     yield from _reps(cell, gens, prefix, size)[1:]
 
 
+def _leaves(
+    g: _Graph,
+    stack: list,
+    gens: list[np.ndarray],
+    size: int,
+    enter: Callable[[_Part, Any], Any],
+) -> Iterator[tuple[_Part, Any]]:
+    """Depth-first search below the nodes on ``stack``: yield each leaf reached, in order.
+
+    ``stack`` holds (node, its children still to try, the node's state, the vertices
+    individualized above it); a child is entered with ``enter(child, parent's state)``,
+    which returns the child's state, or None to prune it. Yields (leaf, its state). The
+    caller may stop early, or change what ``enter`` prunes between leaves.
+    """
+    while stack:
+        parent, todo, state, prefix = stack[-1]
+        v = next(todo, None)
+        if v is None:
+            stack.pop()
+            continue
+        part = g.child(parent, v)
+        below_state = enter(part, state)
+        if below_state is None:
+            continue
+        cell = g.target(part)
+        if cell is None:
+            yield part, below_state
+            continue
+        below = [*prefix, v]
+        stack.append((part, _children(cell, gens, below, size), below_state, below))
+
+
 def _labels(part: _Part, n: int) -> np.ndarray:
     """A discrete partition as one array: vertex -> position (rows, then n + column)."""
     return np.concatenate([part[0], part[1] + n])
@@ -188,6 +222,10 @@ def automorphisms(C: np.ndarray, col_cells: np.ndarray) -> Automorphisms:
     first_leaf = g.leaf_matrix(node)
     first_lab = _labels(node, g.n)
 
+    def like_path(part: _Part, depth: int) -> int | None:
+        """The child's depth if its invariant is the first path's there; None prunes it."""
+        return depth + 1 if g.invariant(part) == invs[depth + 1] else None
+
     def match_below(level: int, u: int) -> np.ndarray | None:
         """A leaf below (base[:level], u) with the first leaf's matrix: its labeling.
 
@@ -195,22 +233,9 @@ def automorphisms(C: np.ndarray, col_cells: np.ndarray) -> Automorphisms:
         any automorphism h fixing the path, so one child per orbit is searched.
         """
         stack = [(path[level], iter([u]), level, base[:level])]
-        while stack:
-            parent, todo, depth, prefix = stack[-1]
-            v = next(todo, None)
-            if v is None:
-                stack.pop()
-                continue
-            part = g.child(parent, v)
-            if g.invariant(part) != invs[depth + 1]:
-                continue
-            cell = g.target(part)
-            if cell is None:
-                if g.leaf_matrix(part) == first_leaf:
-                    return _labels(part, g.n)
-                continue
-            below = [*prefix, v]
-            stack.append((part, _children(cell, gens, below, size), depth + 1, below))
+        for leaf, _ in _leaves(g, stack, gens, size, like_path):
+            if g.leaf_matrix(leaf) == first_leaf:
+                return _labels(leaf, g.n)
         return None
 
     gens: list[np.ndarray] = []
@@ -250,33 +275,26 @@ def canonical_labeling(C: np.ndarray, col_cells: np.ndarray, gens: list[np.ndarr
     best_key: tuple[bytes, ...] | None = None
     best: _Part = root
 
-    def visit(part: _Part, key: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], np.ndarray] | None:
-        """Update the best leaf; return (key, target cell) for a node to search below."""
-        nonlocal best_key, best
+    def enter(part: _Part, key: tuple[bytes, ...]) -> tuple[bytes, ...] | None:
+        """The node's key (the invariants along its path); None: no leaf below can win."""
         key = (*key, g.invariant(part))
         if best_key is not None and key > best_key[: len(key)]:
-            return None  # every leaf below sorts after the best one
-        cell = g.target(part)
-        if cell is None:
-            leaf_key = (*key, g.leaf_matrix(part))
-            if best_key is None or leaf_key < best_key:
-                best_key, best = leaf_key, part
             return None
-        return key, cell
+        return key
 
-    found = visit(root, ())
-    stack = []
-    if found is not None:
-        stack.append((root, _children(found[1], gens, [], size), found[0], []))
-    while stack:
-        parent, todo, key, prefix = stack[-1]
-        v = next(todo, None)
-        if v is None:
-            stack.pop()
-            continue
-        part = g.child(parent, v)
-        found = visit(part, key)
-        if found is not None:
-            below = [*prefix, v]
-            stack.append((part, _children(found[1], gens, below, size), found[0], below))
+    def offer(part: _Part, key: tuple[bytes, ...]) -> None:
+        """Keep the leaf ``part`` (path key ``key``) if it sorts before the best one."""
+        nonlocal best_key, best
+        leaf_key = (*key, g.leaf_matrix(part))
+        if best_key is None or leaf_key < best_key:
+            best_key, best = leaf_key, part
+
+    root_key = enter(root, ())
+    cell = g.target(root)
+    if cell is None:
+        offer(root, root_key)
+        return best
+    stack = [(root, _children(cell, gens, [], size), root_key, [])]
+    for leaf, key in _leaves(g, stack, gens, size, enter):
+        offer(leaf, key)
     return best
