@@ -22,6 +22,7 @@ from rich.table import Table
 from . import kernels
 from .activations import activation_table
 from .connect import connect_runs
+from .data import DATA_SOURCES, DATA_SUFFIXES, points
 from .plot import density_figure, path_figure, plot_study, stem_figure
 from .spectrum import MAX_DENSE, spectrum_of
 from .studies import Study, get_study, parse_values, studies
@@ -233,9 +234,9 @@ def _ntk(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be a positive integer; got {value}.")
     data = args.data
-    if data not in kernels.DATA_SOURCES and not data.lower().endswith(kernels.DATA_SUFFIXES):
+    if data not in DATA_SOURCES and not data.lower().endswith(DATA_SUFFIXES):
         raise ValueError(f"--data takes sphere, digits, or a .npy or .csv file; got {data!r}.")
-    X = kernels.points(data, args.n, d=args.d, seed=args.seed)
+    X = points(data, args.n, d=args.d, seed=args.seed)
     result = kernels.ntk_report(X, args.activation, args.kind, args.depth, k=args.k)
     report = {"data": data, **result.as_dict()}
     if args.format == "json":

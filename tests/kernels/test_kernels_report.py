@@ -1,11 +1,9 @@
-"""``ntk_report`` against Du et al.'s closed-form H-infinity written out in numpy, and
-``points``, the named-or-file point sets of ``landscope ntk --data``."""
+"""``ntk_report`` against Du et al.'s closed-form H-infinity written out in numpy."""
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,20 +69,3 @@ def test_bad_input_is_one_sentence(args, kwargs, words) -> None:
 def test_a_batch_of_point_sets_is_refused() -> None:
     with pytest.raises(ValueError, match="takes one point set"):
         ntk_report(torch.stack([kernels.sphere(5, 3), kernels.sphere(5, 3, seed=1)]))
-
-
-def test_points_by_name_and_by_file(tmp_path: Path) -> None:
-    assert torch.equal(kernels.points("sphere"), kernels.sphere(kernels.DEFAULT_N, 10, seed=0))
-    assert torch.equal(kernels.points("sphere", 7, d=3, seed=5), kernels.sphere(7, 3, seed=5))
-    X = np.random.default_rng(0).normal(size=(4, 2))
-    with open(tmp_path / "x.NPY", "wb") as f:  # np.save would append ".npy" to the name
-        np.save(f, X)
-    assert np.array_equal(kernels.points(tmp_path / "x.NPY", 3).numpy(), X[:3])
-    with pytest.raises(ValueError, match="unknown data source 'points.txt'"):
-        kernels.points("points.txt")
-
-
-def test_points_digits() -> None:
-    pytest.importorskip("sklearn")
-    assert torch.equal(kernels.points("digits", 12), kernels.digits(12))
-    assert kernels.points("digits").shape == (kernels.DEFAULT_N, 64)

@@ -4,7 +4,8 @@
 - ``digits(n)`` / ``digit_images(n)``: scikit-learn's shipped 8 x 8 digits, as unit rows
   of R^64 or as [0, 1] images with labels;
 - ``polynomial(n, degree)``: Freeman & Bruna's regression y = x^p on [0, 1];
-- ``load_points(path, n)``: a user's (n, d) array from a ``.npy`` or ``.csv`` file.
+- ``load_points(path, n)``: a user's (n, d) array from a ``.npy`` or ``.csv`` file;
+- ``points(source, n)``: any of these by name (``sphere``, ``digits``) or file path.
 
 Every loader raises ValueError with one sentence for arguments it cannot serve. This
 room imports numpy and torch only (scikit-learn, for the digits, when called).
@@ -12,15 +13,20 @@ room imports numpy and torch only (scikit-learn, for the digits, when called).
 
 from .digits import DIGITS_LEVELS, DIGITS_N, digit_images, digits
 from .files import load_points
+from .points import DATA_SOURCES, DATA_SUFFIXES, DEFAULT_N, points
 from .polynomial import polynomial
 from .sphere import sphere
 
 __all__ = [
+    "DATA_SOURCES",
+    "DATA_SUFFIXES",
+    "DEFAULT_N",
     "DIGITS_LEVELS",
     "DIGITS_N",
     "digit_images",
     "digits",
     "load_points",
+    "points",
     "polynomial",
     "sphere",
 ]

@@ -13,6 +13,7 @@ kernel J J' of any module.
 True
 """
 
+from ..data import DATA_SOURCES, DATA_SUFFIXES, DEFAULT_N, digits, load_points, points, sphere
 from ..gaussian.bivariate import ANGULAR_NODES, RADIAL_NODES
 from .analytic import (
     DEFAULT_KIND,
@@ -24,7 +25,6 @@ from .analytic import (
     ntk_gram,
     spectrum_summary,
 )
-from .datasets import DATA_SOURCES, DATA_SUFFIXES, DEFAULT_N, digits, load_points, points, sphere
 from .dynamics import (
     BoundCheck,
     Dynamics,

@@ -1,9 +1,4 @@
-"""Point sets for kernel studies: uniform on the sphere, scikit-learn's digits, or a file.
-
-Every loader returns an (n, d) float64 tensor, or raises ValueError with one sentence.
-``sphere``, ``digits`` and ``load_points`` live in ``landscope.data`` and are re-exported
-here for now (the lead removes the re-export once the callers import ``landscope.data``).
-"""
+"""One entry point to a point set by name or file (``landscope ntk --data``)."""
 
 from __future__ import annotations
 
@@ -11,17 +6,11 @@ from pathlib import Path
 
 import torch
 
-from ..data import digits, load_points, sphere
+from .digits import digits
+from .files import load_points
+from .sphere import sphere
 
-__all__ = [
-    "DATA_SOURCES",
-    "DATA_SUFFIXES",
-    "DEFAULT_N",
-    "digits",
-    "load_points",
-    "points",
-    "sphere",
-]
+__all__ = ["DATA_SOURCES", "DATA_SUFFIXES", "DEFAULT_N", "points"]
 
 # Named point sets of ``points``; any other source is a .npy or .csv file.
 DATA_SOURCES = ("sphere", "digits")
