@@ -235,7 +235,7 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
             list(pivot.values()), row="depth", col="variant", x="h",
             ys=[(f"d{d}", f"d = {d}") for d in ds],
             stem="quadratic-deep", xlabel="units per quadratic layer h",
-            title="Deep quadratic students reaching the planted teacher (loss / L0 <= gap_tol)",
+            title="Deep quadratic students reaching the planted teacher (loss / L0 <= rel_gap_tol)",
         )
     ]  # fmt: skip
 
