@@ -47,6 +47,7 @@ import torch
 from scipy.interpolate import CubicSpline
 
 from .. import activations as acts
+from ..optim import GaussNewton, Stop, run
 
 __all__ = ["TensorInit", "align_signs", "tensor_init"]
 
@@ -291,6 +292,25 @@ def _resolve_pair_signs(act, y, v, s, sig):
     return v * flip, s * flip
 
 
+class _Magnitudes:
+    """Least squares in the magnitudes s (R, k) of fixed directions: the residual of run r
+    is sum_i v_i phi(s_i wbar_i . x) - y over its n samples (rows own their data)."""
+
+    def __init__(self, act, T: torch.Tensor, v: torch.Tensor, y: torch.Tensor) -> None:
+        self.act, self.T, self.v, self.y = act, T, v, y
+
+    def select(self, rows: torch.Tensor) -> _Magnitudes:
+        return _Magnitudes(self.act, self.T[rows], self.v[rows], self.y[rows])
+
+    def residuals(self, sig: torch.Tensor) -> torch.Tensor:
+        return (self.act.phi(sig[:, None, :] * self.T) * self.v[:, None, :]).sum(-1) - self.y
+
+    def residuals_and_jacobian(self, sig: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        S = sig[:, None, :] * self.T
+        r = (self.act.phi(S) * self.v[:, None, :]).sum(-1) - self.y  # (R, n)
+        return r, self.act.dphi(S) * self.T * self.v[:, None, :]  # (R, n, k)
+
+
 def _fit_magnitudes(act, X, y, wbar, v, sig, iters: int = 20):
     """Step 4 of ``tensor_init`` (see its docstring); returns (v, |w|) as (R, k) each."""
     T = X @ wbar.transpose(1, 2)  # (R, n, k): wbar_i . x
@@ -309,19 +329,11 @@ def _fit_magnitudes(act, X, y, wbar, v, sig, iters: int = 20):
         v_new = torch.where(ok, torch.sign(beta), v)
         sig_new = torch.where(ok, beta.abs() ** (1.0 / act.degree), sig)
         return v_new, sig_new.clamp(SIGMA_RANGE[0], SIGMA_RANGE[1])
-    lam = 1e-8
-    for _ in range(iters):  # Gauss-Newton with a tiny ridge, batched over runs
-        S = sig[:, None, :] * T
-        r = (act.phi(S) * v[:, None, :]).sum(-1) - y  # (R, n)
-        J = act.dphi(S) * T * v[:, None, :]  # (R, n, k)
-        A = J.transpose(1, 2) @ J
-        A = A + lam * torch.diagonal(A, dim1=1, dim2=2).mean(-1)[:, None, None] * torch.eye(
-            A.shape[-1], dtype=A.dtype
-        )
-        step = torch.linalg.solve(A, -(J.transpose(1, 2) @ r[..., None]))[..., 0]
-        new = (sig + step).clamp(SIGMA_RANGE[0], SIGMA_RANGE[1])
-        sig = torch.where(torch.isfinite(new), new, sig)
-    return v, sig
+    # Gauss-Newton with a tiny ridge on the k magnitudes of every run, under the driver
+    fit = _Magnitudes(act, T, v, y)
+    method = GaussNewton(ridge=1e-8, lower=SIGMA_RANGE[0], upper=SIGMA_RANGE[1])
+    res = run(fit, sig, method, stop=Stop(grad_tol=None, max_steps=iters, diverge=math.inf))
+    return v, res.theta
 
 
 def tensor_init(

@@ -25,6 +25,7 @@ from .driver import (
     run,
 )
 from .fire import FIRE
+from .gauss_newton import GaussNewton
 from .lbfgs import LBFGS
 from .lm import LevenbergMarquardt
 from .newton import Newton, PolishResult, newton_polish
@@ -33,6 +34,7 @@ from .transforms import GD, Adam, Optimizer, Schedule, cosine_decay
 __all__ = [
     "FIRE",
     "GD",
+    "GaussNewton",
     "LBFGS",
     "STATUS",
     "Adam",
