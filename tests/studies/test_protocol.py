@@ -298,3 +298,15 @@ def test_train_observers_run_with_the_driver_and_stay_for_measurements() -> None
     )
     for a, b in zip(rows, plain, strict=True):  # observing changes nothing
         assert np.array_equal(a["params"], b["params"]) and a["steps"] == b["steps"]
+
+
+def test_seeded_data_refuses_a_missing_sample_in_one_sentence() -> None:
+    from landscope.studies.protocol import seeded_data
+
+    assert seeded_data({"X": 1}, "unused") == {"X": 1}
+    with pytest.raises(ValueError) as err:
+        seeded_data(None, "a toy run's sample is drawn from its seed")
+    assert str(err.value) == (
+        "a toy run's sample is drawn from its seed, so its problem cannot be rebuilt from the "
+        "configuration alone."
+    )

@@ -130,19 +130,8 @@ class Tolerances:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
 
 
-_FIELDS = (
-    "verdict",
-    "loss",
-    "grad_norm",
-    "eig_min",
-    "eig_max",
-    "n_neg",
-    "n_zero",
-    "dist",
-    "eig_method",
-    "eig_min_bound",
-    "eig_max_bound",
-)
+# the per-row fields of a Certificate: its store columns less the tolerances it used
+_FIELDS = tuple(c for c in CERTIFICATE_COLUMNS if not c.startswith("cert_"))
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,19 @@ from __future__ import annotations
 from ._checks import at_least, positive
 from ._study import Param
 
-__all__ = ["grad_tol", "max_steps", "polish_from", "polish_tol", "rel_gap_tol"]
+__all__ = ["grad_tol", "iso_tol", "max_steps", "polish_from", "polish_tol", "rel_gap_tol"]
 
 
 def grad_tol(default: float, method: str) -> Param:
     """``grad_tol``: ``method`` stops at ||grad|| <= grad_tol (a positive float)."""
     help_ = f"{method} stops at ||grad|| <= grad_tol"
     return Param("grad_tol", float, (default,), help_, positive("grad_tol"))
+
+
+def iso_tol(default: float = 1e-6) -> Param:
+    """``iso_tol``: isotropy groups count entries equal within iso_tol x max(1, max|W|)."""
+    help_ = "isotropy: entries equal within iso_tol x max(1, max|W|)"
+    return Param("iso_tol", float, (default,), help_, positive("iso_tol"))
 
 
 def max_steps(default: int, help_: str) -> Param:

@@ -65,13 +65,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._validate import resolve_dtype
 from ..kernels import kernel_ridge
 from ..optim import GD, Adam, Optimizer, Stop, cosine_decay
 from ..problems import TwoLayerRegression
 from ._checks import at_least, one_of, positive
 from ._study import Param, RunContext, Study
 from .figures import FigureSpec, Line, Panel, floats
-from .protocol import Cell, FromCell, Measure, Protocol, Train
+from .protocol import Cell, FromCell, Measure, Protocol, Train, seeded_data
 from .summary import Agg, SummarySpec
 
 __all__ = [
@@ -232,12 +233,8 @@ def make_problem(
         ValueError: without ``data``: a run's sample is drawn from its seed, so its
             problem cannot be rebuilt from the configuration alone.
     """
-    if data is None:
-        raise ValueError(
-            "a beyond-ntk run's sample is drawn from its seed, so its problem cannot be "
-            "rebuilt from the configuration alone."
-        )
-    dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    data = seeded_data(data, "a beyond-ntk run's sample is drawn from its seed")
+    dt = resolve_dtype(dtype)
     X, y = (t.to(dtype=dt, device=device) for t in (data.X, data.y))
     return TwoLayerRegression(X, y, width=cfg["width_factor"] * cfg["d"], init_scale=cfg["init"])
 

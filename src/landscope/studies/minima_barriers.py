@@ -49,6 +49,7 @@ from ..connect import linear_barriers
 from ..symmetry import isotropy_of
 from . import spurious_relu
 from ._checks import at_least, positive
+from ._params import iso_tol
 from ._study import Param, Study
 from .figures import Bars, FigureSpec, Panel, floats
 from .protocol import Cell, Measure, Protocol, Require
@@ -66,13 +67,7 @@ PARAMS = (
     Param(
         "points", int, (65,), "loss samples on each segment, ends included", at_least("points", 2)
     ),
-    Param(
-        "iso_tol",
-        float,
-        (1e-6,),
-        "isotropy: entries equal within iso_tol x max(1, max|W|)",
-        positive("iso_tol"),
-    ),
+    iso_tol(),
     Param(
         "same_loss_tol",
         float,

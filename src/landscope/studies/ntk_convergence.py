@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._validate import resolve_dtype
 from ..kernels import (
     NTKTracker,
     TwoLayerNTK,
@@ -79,7 +80,7 @@ from ..optim import GD, Stop
 from ._checks import at_least, positive
 from ._study import Param, RunContext, Study
 from .figures import FigureSpec, Line, Panel, floats
-from .protocol import Cell, FromCell, Measure, Protocol, Train
+from .protocol import Cell, FromCell, Measure, Protocol, Train, seeded_data
 from .summary import Agg, SummarySpec
 
 __all__ = [
@@ -186,12 +187,8 @@ def make_problem(
         ValueError: without ``data``: a run's output signs are drawn from its seed, so its
             problem cannot be rebuilt from the configuration alone.
     """
-    if data is None:
-        raise ValueError(
-            "an ntk-convergence run's output signs a are drawn from its seed, so its "
-            "problem cannot be rebuilt from the configuration alone."
-        )
-    dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    data = seeded_data(data, "an ntk-convergence run's output signs a are drawn from its seed")
+    dt = resolve_dtype(dtype)
     X, y, a = (t.to(dtype=dt, device=device) for t in (data.X, data.y, data.a))
     return TwoLayerNTK(X, y, a)
 

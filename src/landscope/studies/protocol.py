@@ -53,6 +53,7 @@ from ..problems import Problem, RowData, init_from_seeds
 from ._study import RunContext
 
 __all__ = [
+    "seeded_data",
     "UNCERTIFIED",
     "Cell",
     "FromCell",
@@ -518,6 +519,17 @@ class Require(StepBase):
             rows = [np.full(P, np.nan) if r["params"] is None else r["params"] for r in mine]
             theta = torch.as_tensor(np.stack([np.asarray(r, dtype=np.float64) for r in rows]))
             cell.theta = cell.theta0 = theta.to(cell.problem64.device)
+
+
+def seeded_data(data: Any, drawn: str) -> Any:
+    """``data``, or ValueError when a problem built from per-seed data is asked for without it.
+
+    ``drawn`` says what the seed draws, e.g. "a beyond-ntk run's sample is drawn from its
+    seed"; the sentence ends "so its problem cannot be rebuilt from the configuration alone."
+    """
+    if data is None:
+        raise ValueError(f"{drawn}, so its problem cannot be rebuilt from the configuration alone.")
+    return data
 
 
 def _cell_value(v: Any, r: int) -> Any:

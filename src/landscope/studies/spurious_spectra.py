@@ -65,6 +65,7 @@ from ..symmetry import delta_sk_dimensions, isotropy, multiplicities_fit
 from ..symmetry import isotropy_family as family
 from . import spurious_relu
 from ._checks import at_least, positive
+from ._params import iso_tol
 from ._study import Param, Study
 from .figures import FigureSpec, HLine, Panel, Scatter, floats
 from .protocol import Cell, Measure, Protocol, Require
@@ -78,13 +79,7 @@ DISTINCT_TOL = 1e-6
 
 PARAMS = (
     Param("k", int, tuple(range(6, 11)), "teacher neurons (n = d = k)", at_least("k", 3)),
-    Param(
-        "iso_tol",
-        float,
-        (1e-6,),
-        "isotropy: entries equal within iso_tol x max(1, max|W|)",
-        positive("iso_tol"),
-    ),
+    iso_tol(),
     Param(
         "distinct_tol",
         float,
