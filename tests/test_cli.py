@@ -57,6 +57,30 @@ def test_studies_lists_one_line_each(registry, capsys) -> None:
     assert capsys.readouterr().out.splitlines() == ["toy  A closed-form study for tests."]
 
 
+def test_studies_name_prints_doc_and_parameters(registry, capsys) -> None:
+    assert run(registry, "studies", "toy") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("A closed-form study for tests.\n")
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") == 5}
+    assert set(rows) == {"a", "b", "c"}  # the header row is drawn with another glyph
+    assert "1..3" in rows["a"] and "x,y" in rows["b"] and "0.5" in rows["c"]
+    assert "an integer" in rows["a"]
+    assert out.rstrip().endswith("default seeds per cell: 3")
+
+
+def test_studies_unknown_name_is_one_sentence(registry, capsys) -> None:
+    assert run(registry, "studies", "nope") == 2
+    assert "unknown study 'nope'" in error_sentence(capsys)
+
+
+def test_every_study_summary_is_one_line_of_its_doc() -> None:
+    from landscope.studies import studies
+
+    for name, study in studies().items():
+        assert study.doc.strip().startswith(study.summary[:40]), name
+        assert 20 < len(study.summary) <= 100, (name, study.summary)
+
+
 def test_run_show_plot(registry, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert (

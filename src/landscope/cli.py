@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import math
 import os
@@ -42,7 +43,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("studies", help="list the studies, one per line")
+    studies_p = sub.add_parser(
+        "studies", help="list the studies, one per line; with a name, its documentation"
+    )
+    studies_p.add_argument(
+        "study", metavar="STUDY", nargs="?", help="print this study's documentation and parameters"
+    )
 
     run = sub.add_parser("run", help="run a study (resumes: finished cells are kept)")
     run.add_argument("study", metavar="STUDY")
@@ -302,6 +308,22 @@ def _print_table(study: Study, summary: list[dict]) -> None:
     console.print(table)
 
 
+def _describe(study: Study) -> None:
+    """A study's docstring, then its parameters with their defaults."""
+    print(inspect.cleandoc(study.doc))
+    print()
+    table = Table(title=f"parameters of {study.name} (--set NAME=VALUES)")
+    for header in ("name", "type", "default", "meaning"):
+        table.add_column(header)
+    for p in study.params:
+        vals = list(p.default)
+        run = p.kind is int and len(vals) > 2 and vals == list(range(vals[0], vals[-1] + 1))
+        default = f"{vals[0]}..{vals[-1]}" if run else ",".join(str(v) for v in vals)
+        table.add_row(p.name, p.kind.__name__, default, p.help)
+    Console().print(table)
+    print(f"default seeds per cell: {study.default_seeds}")
+
+
 def _jsonable(value: Any) -> Any:
     """JSON has no NaN or infinity (they become null) and no numpy types."""
     if hasattr(value, "tolist") and not isinstance(value, str):
@@ -455,6 +477,9 @@ def _connect(study: Study, args: argparse.Namespace) -> int:
 def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study] | None) -> int:
     if args.command == "studies":
         known = studies() if registry is None else registry
+        if args.study is not None:
+            _describe(get_study(args.study, known))
+            return 0
         width = max((len(n) for n in known), default=0)
         for name in sorted(known):
             print(f"{name:<{width}}  {known[name].summary}")

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from landscope.studies import FigureSpec, Param, RunContext, Study
+from landscope.studies import FigureSpec, Grid, Param, Results, RunContext, Study
 from landscope.studies.figures import line_chart
 
 
@@ -105,26 +105,30 @@ def make_toy_study(sleep: float = 0.0, width: int = 3, marker: str | None = None
 
     return Study(
         name="toy",
-        summary="A closed-form study for tests.",
-        params=(
-            Param("a", int, (1, 2, 3), "an integer", check=_positive),
-            Param("b", str, ("x", "y"), "a label"),
-            Param("c", float, (0.5,), "a float"),
+        doc="A closed-form study for tests.",
+        grid=Grid(
+            (
+                Param("a", int, (1, 2, 3), "an integer", check=_positive),
+                Param("b", str, ("x", "y"), "a label"),
+                Param("c", float, (0.5,), "a float"),
+            ),
+            seeds=3,
+            validate=_validate,
         ),
-        default_seeds=3,
+        results=Results(
+            summarize,
+            table=(
+                ("a", "a", "d"),
+                ("b", "b", "s"),
+                ("runs", "runs", "d"),
+                ("value_mean", "mean value", ".2f"),
+                ("even", "% even", ".0%"),
+                ("missing", "missing", ".2f"),
+            ),
+            figures=figures,
+        ),
         columns={"value": "DOUBLE", "parity": "VARCHAR", "params": "DOUBLE[]"},
         run_cell=run_cell,
-        summarize=summarize,
-        table=(
-            ("a", "a", "d"),
-            ("b", "b", "s"),
-            ("runs", "runs", "d"),
-            ("value_mean", "mean value", ".2f"),
-            ("even", "% even", ".0%"),
-            ("missing", "missing", ".2f"),
-        ),
-        figures=figures,
-        validate=_validate,
     )
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..problems.capabilities import Residuals
 from .driver import Eval, MethodBase, Step
+from .lm import normal_equations, require_residuals
 
 __all__ = ["GaussNewton"]
 
@@ -47,22 +47,15 @@ class GaussNewton(MethodBase):
             raise ValueError(f"need lower < upper, got {self.lower!r} and {self.upper!r}.")
 
     def init(self, problem, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        if not isinstance(problem, Residuals):
-            raise TypeError(
-                f"{type(problem).__name__} has no residuals and Jacobian; "
-                "Gauss-Newton needs a least-squares problem."
-            )
+        require_residuals(problem, "Gauss-Newton")
         return {}
 
     def evaluate(self, problem, theta, state, need_loss) -> Eval:
-        r, J = problem.residuals_and_jacobian(theta)
-        Jt = J.transpose(1, 2)
-        g = (Jt @ r[..., None])[..., 0]
-        return Eval(0.5 * (r * r).sum(1), g, {"J": J})
+        _, loss, g, A = normal_equations(problem, theta)
+        return Eval(loss, g, {"A": A})
 
     def update(self, problem, theta, loss, g, state) -> Step:
-        J = state["J"]
-        A = J.transpose(1, 2) @ J
+        A = state["A"]
         eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
         A = A + self.ridge * torch.diagonal(A, dim1=1, dim2=2).mean(-1)[:, None, None] * eye
         step = torch.linalg.solve(A, -g[..., None])[..., 0]

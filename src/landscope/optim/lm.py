@@ -30,6 +30,24 @@ from .driver import Eval, MethodBase, Step, restrict
 __all__ = ["LevenbergMarquardt"]
 
 
+def require_residuals(problem, method: str) -> None:
+    """Refuse, in one sentence, a problem that is not a least-squares problem."""
+    if not isinstance(problem, Residuals):
+        raise TypeError(
+            f"{type(problem).__name__} has no residuals and Jacobian; "
+            f"{method} needs a least-squares problem."
+        )
+
+
+def normal_equations(
+    problem, theta: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Residuals r, loss |r|^2 / 2, gradient J'r and Gauss-Newton matrix J'J of every row."""
+    r, J = problem.residuals_and_jacobian(theta)
+    Jt = J.transpose(1, 2)
+    return r, 0.5 * (r * r).sum(1), (Jt @ r[..., None])[..., 0], Jt @ J
+
+
 @dataclass(frozen=True)
 class LevenbergMarquardt(MethodBase):
     """Batched Levenberg-Marquardt (steps counted: iterations, taken or not).
@@ -55,11 +73,7 @@ class LevenbergMarquardt(MethodBase):
             raise ValueError(f"mu0 must be a positive number, got {self.mu0!r}.")
 
     def init(self, problem, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        if not isinstance(problem, Residuals):
-            raise TypeError(
-                f"{type(problem).__name__} has no residuals and Jacobian; "
-                "Levenberg-Marquardt needs a least-squares problem."
-            )
+        require_residuals(problem, "Levenberg-Marquardt")
         R = theta.shape[0]
         return {
             "mu": torch.full((R,), math.nan, dtype=theta.dtype, device=theta.device),
@@ -67,10 +81,7 @@ class LevenbergMarquardt(MethodBase):
         }
 
     def evaluate(self, problem, theta, state, need_loss) -> Eval:
-        r, J = problem.residuals_and_jacobian(theta)
-        loss = 0.5 * (r * r).sum(1)
-        g = (J.transpose(1, 2) @ r[..., None])[..., 0]
-        A = J.transpose(1, 2) @ J
+        r, loss, g, A = normal_equations(problem, theta)
         dmax = torch.diagonal(A, dim1=1, dim2=2).amax(1).clamp_min(1e-300)
         mu = torch.where(torch.isnan(state["mu"]), self.mu0 * dmax, state["mu"])
         state = {"mu": mu, "nu": state["nu"], "r": r, "A": A}

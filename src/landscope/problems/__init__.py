@@ -17,16 +17,9 @@ input coordinates a permutation must keep; ``gaussian_inputs`` samples them.
 """
 
 from ..activations.population import LocalConvexity, local_convexity, population_hessian
+from . import capabilities
 from ._base import Problem, init_from_seeds
-from .capabilities import (
-    CAPABILITIES,
-    Factored,
-    KnownOptimum,
-    ManyHvp,
-    Residuals,
-    RowData,
-    StopNorm,
-)
+from .capabilities import *  # noqa: F403  (its __all__ is added to this one)
 from .covariance import COVARIANCE_SPECS, covariance, gaussian_inputs, parse_covariance
 from .deep_quadratic import DeepQuadraticNet
 from .empirical import EmpiricalTeacherStudent, ModuleLoss
@@ -58,19 +51,13 @@ __all__ = [
     "QuadraticPopulation",
     "ReluTeacherStudent",
     "init_from_seeds",
-    "CAPABILITIES",
     "COVARIANCE_SPECS",
     "covariance",
     "gaussian_inputs",
     "parse_covariance",
-    "Factored",
-    "KnownOptimum",
-    "ManyHvp",
-    "Residuals",
-    "RowData",
-    "StopNorm",
     "DoubleWell",
     "MuellerBrown",
     "Quadratic",
     "TwoLayerRegression",
 ]
+__all__ += capabilities.__all__

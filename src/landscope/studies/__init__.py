@@ -2,12 +2,14 @@
 
 from collections.abc import Mapping
 
-from ._study import Param, RunContext, Study, config_hash, parse_values
+from ._study import Grid, Param, Results, RunContext, Study, config_hash, parse_values
 from .figures import FigureSpec
 
 __all__ = [
     "FigureSpec",
+    "Grid",
     "Param",
+    "Results",
     "RunContext",
     "Study",
     "config_hash",

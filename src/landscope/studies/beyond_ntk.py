@@ -1,4 +1,4 @@
-"""Beyond the kernel regime: a trained two-layer ReLU net against NTK and NNGP regression.
+"""A trained two-layer ReLU net against NTK and NNGP ridge regression (Li, Ma & Zhang 2020).
 
 Li, Ma & Zhang, "Learning over-parametrized two-layer ReLU networks beyond NTK" (COLT
 2020): for x ~ N(0, I_d) and the target
@@ -70,7 +70,7 @@ from ..kernels import kernel_ridge
 from ..optim import GD, Adam, Optimizer, Stop, cosine_decay
 from ..problems import TwoLayerRegression
 from ._checks import at_least, one_of, positive
-from ._study import Param, RunContext, Study
+from ._study import Grid, Param, Results, RunContext, Study
 from .figures import FigureSpec, Line, Panel, floats
 from .protocol import Cell, FromCell, Measure, Protocol, Train, seeded_data
 from .summary import Agg, SummarySpec
@@ -343,10 +343,8 @@ def _scaled(key: str) -> Callable[[dict], float | None]:
 
 
 SUMMARY = SummarySpec(
-    keys=KEYS,
+    keys=(*KEYS, "n", "m"),
     aggs=(
-        Agg("n", how="first"),
-        Agg("m", how="first"),
         Agg("seeds", how="rows"),
         *(Agg(key) for key in MEANS),
         Agg("nn_beats_ntk", how="fraction"),
@@ -411,14 +409,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     return [FigureSpec("beyond-ntk", (left, right), size=(10, 4), dpi=120)]
 
 
-STUDY = Study(
-    name="beyond-ntk",
-    summary="Trained two-layer ReLU net vs NTK/NNGP ridge on f* = a'|W* x| (Li, Ma & Zhang).",
-    params=PARAMS,
-    default_seeds=3,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-    validate=_validate,
-)
+GRID = Grid(PARAMS, seeds=3, validate=_validate)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="beyond-ntk", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

@@ -1,4 +1,4 @@
-"""Least symmetry breaking beyond the closed form: non-isotropic inputs, smooth activation.
+"""Least symmetry breaking for non-isotropic inputs and a smooth activation (Arjevani & Field).
 
 Arjevani & Field, "On the principle of least symmetry breaking in shallow ReLU models":
 the spurious minima gradient methods find have isotropy groups that are *maximal*
@@ -76,9 +76,10 @@ from ..problems import OneHiddenRegression, covariance, gaussian_inputs, parse_c
 from ..symmetry import read_isotropy
 from ._checks import at_least, positive
 from ._params import grad_tol, max_steps, polish_from, polish_tol
-from ._study import Param, Study
+from ._study import Grid, Param, Results, Study
 from .figures import Bars, FigureSpec, Panel, Text, floats
 from .protocol import Cell, Measure, PolishCertify, Protocol, Train
+from .spurious_spectra import PER_TYPE
 from .summary import Agg, Part, SummarySpec
 
 __all__ = ["PROTOCOL", "STUDY", "SUMMARY", "make_problem", "sample_problem"]
@@ -256,11 +257,8 @@ SUMMARY = SummarySpec(
             where=ON_B,
             group=("isotropy",),
             aggs=(
-                Agg("order", "iso_order", "first"),
+                *PER_TYPE,
                 Agg("class", "iso_class", "first"),
-                Agg("count", how="rows"),
-                Agg("loss_mean", "loss"),
-                Agg("eig_min", "eig_min", "min"),
                 Agg("noise_max", "noise", "max"),
                 Agg("stable_fraction", "iso_stable", "fraction"),
             ),
@@ -345,13 +343,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     ]
 
 
-STUDY = Study(
-    name="least-symmetry",
-    summary="Isotropy of spurious minima for non-isotropic inputs and a smooth activation.",
-    params=PARAMS,
-    default_seeds=60,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-)
+GRID = Grid(PARAMS, seeds=60)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="least-symmetry", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

@@ -77,7 +77,7 @@ from ..problems import (
     small_cnn,
 )
 from ._checks import at_least, positive
-from ._study import Param, Study
+from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, Line, Panel, floats
 from .protocol import Cell, Measure, Protocol
 from .summary import Agg, SummarySpec
@@ -317,13 +317,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     ]  # fmt: skip
 
 
-STUDY = Study(
-    name="level-sets",
-    summary="Normalized geodesic length of level sets by string sampling (Freeman & Bruna).",
-    params=PARAMS,
-    default_seeds=3,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-)
+GRID = Grid(PARAMS, seeds=3)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="level-sets", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

@@ -1,4 +1,4 @@
-"""Barriers between the spurious minima of two-layer ReLU networks and the global one.
+"""Straight-line barriers between spurious two-layer ReLU minima and to the global one.
 
 Freeman & Bruna (ICLR 2017) ask whether minima lie in one connected level set; Draxler
 et al. (2018) and Garipov et al. (2018) find low paths between minima of large networks;
@@ -50,14 +50,14 @@ from ..symmetry import isotropy_of
 from . import spurious_relu
 from ._checks import at_least, positive
 from ._params import iso_tol
-from ._study import Param, Study
+from ._study import Grid, Param, Results, Study
 from .figures import Bars, FigureSpec, Panel, floats
-from .protocol import Cell, Measure, Protocol, Require
+from .protocol import Cell, Measure, Protocol
 from .summary import Agg, Part, SummarySpec
 
 __all__ = ["PROTOCOL", "STUDY", "SUMMARY", "make_problem"]
 
-SOURCE = "spurious-relu"
+SOURCE = spurious_relu.SQUARE_RUNS.study
 # A barrier this small is rounding: the aligned segment between two copies of one
 # minimum (losses ~1e-2 evaluated in float64).
 ZERO_BARRIER = 1e-12
@@ -150,11 +150,7 @@ SPURIOUS = ("source_verdict", ("spurious_min",))
 PROTOCOL = Protocol(
     make_problem=make_problem,
     steps=(
-        Require(
-            SOURCE,
-            overrides=lambda cfg: {"k": [cfg["k"]], "extra": [0]},
-            copy=(("verdict", "source_verdict", "VARCHAR"), ("loss", "loss", "DOUBLE")),
-        ),
+        spurious_relu.SQUARE_RUNS,
         Measure(_to_global, GLOBAL_COLUMNS, where=SPURIOUS),
         Measure(_to_earlier, PAIR_COLUMNS, where=SPURIOUS),
     ),
@@ -272,13 +268,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     ]
 
 
-STUDY = Study(
-    name="minima-barriers",
-    summary="Straight-line barriers between spurious ReLU minima and to the global one.",
-    params=PARAMS,
-    default_seeds=100,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-)
+GRID = Grid(PARAMS, seeds=100)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="minima-barriers", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

@@ -1,4 +1,4 @@
-"""Linear convergence of over-parameterized two-layer ReLU nets at the NTK rate.
+"""GD on wide two-layer ReLU nets converges linearly at the NTK rate (Du et al. 2019).
 
 Du, Zhai, Poczos & Singh, "Gradient descent provably optimizes over-parameterized neural
 networks" (ICLR 2019): f(W, a, x) = (1/sqrt m) sum_r a_r relu(w_r . x), a_r = +-1 fixed,
@@ -78,7 +78,7 @@ from ..kernels import (
 )
 from ..optim import GD, Stop
 from ._checks import at_least, positive
-from ._study import Param, RunContext, Study
+from ._study import Grid, Param, Results, RunContext, Study
 from .figures import FigureSpec, Line, Panel, floats
 from .protocol import Cell, FromCell, Measure, Protocol, Train, seeded_data
 from .summary import Agg, SummarySpec
@@ -310,12 +310,9 @@ MEANS = (
 )
 
 SUMMARY = SummarySpec(
-    keys=KEYS,
+    keys=(*KEYS, "lambda_0", "eta", "rate_bound"),  # the same for every run of a cell
     aggs=(
         Agg("seeds", how="rows"),
-        Agg("lambda_0", how="first"),
-        Agg("eta", how="first"),
-        Agg("rate_bound", how="first"),
         *(Agg(key) for key in MEANS),
         Agg("rate_min", "rate", "min"),
         Agg("bound_holds", how="fraction"),
@@ -404,13 +401,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     return [FigureSpec("ntk-convergence", (residual, movement, rate), size=(14, 4), dpi=120)]
 
 
-STUDY = Study(
-    name="ntk-convergence",
-    summary="GD on wide two-layer ReLU nets converges at the NTK rate (Du et al. 2019).",
-    params=PARAMS,
-    default_seeds=5,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-)
+GRID = Grid(PARAMS, seeds=5)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="ntk-convergence", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

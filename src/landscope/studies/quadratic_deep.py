@@ -1,4 +1,4 @@
-"""Deep quadratic networks: how wide must a student be to reach its planted teacher?
+"""Deep quadratic networks: the width a student needs to reach its teacher (Kazemipour 2019).
 
 The deep panel of Kazemipour, Larsen & Druckmann, "No spurious local minima in training
 deep quadratic networks" (2019), as far as it could be reproduced here (see below). A
@@ -68,7 +68,7 @@ from ..optim import LevenbergMarquardt, Stop
 from ..problems.deep_quadratic import DeepQuadraticNet, planted_data
 from ._checks import at_least, one_of, positive
 from ._params import max_steps, polish_from, polish_tol, rel_gap_tol
-from ._study import Param, Study
+from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, PolishCertify, Protocol, Train
 from .quadratic_nets import GAP_COLUMNS, gap_columns, zero_loss
@@ -240,13 +240,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     ]  # fmt: skip
 
 
-STUDY = Study(
-    name="quadratic-deep",
-    summary="Deep quadratic networks: width needed to reach a planted teacher (Kazemipour 2019).",
-    params=PARAMS,
-    default_seeds=8,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-)
+GRID = Grid(PARAMS, seeds=8)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="quadratic-deep", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

@@ -71,7 +71,7 @@ from ..problems import QuadraticNet, init_from_seeds
 from ..problems.quadratic import TARGETS, quadratic_data
 from ._checks import at_least, one_of, positive
 from ._params import grad_tol, max_steps, polish_from, polish_tol, rel_gap_tol
-from ._study import Param, Study
+from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, PolishCertify, Protocol, Train
 from .summary import Agg, SummarySpec
@@ -287,13 +287,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     return specs
 
 
-STUDY = Study(
-    name="quadratic-nets",
-    summary="Quadratic networks vs the convex lifted optimum (Kazemipour et al. 2019).",
-    params=PARAMS,
-    default_seeds=12,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-)
+GRID = Grid(PARAMS, seeds=12)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="quadratic-nets", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

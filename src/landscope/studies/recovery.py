@@ -1,4 +1,4 @@
-"""Recovering a one-hidden-layer network from samples: tensor vs random initialization.
+"""Recovering a one-hidden-layer net from samples: tensor vs random init (Zhong et al. 2017).
 
 Zhong, Song, Jain, Bartlett & Dhillon, "Recovery guarantees for one-hidden-layer neural
 networks" (ICML 2017). Teacher y = sum_i v*_i phi(w*_i . x), x ~ N(0, I_d), v* random
@@ -68,7 +68,7 @@ from ..optim import Armijo, Stop
 from ..problems import OneHiddenRegression, Planted, planted, recovery_error
 from ._checks import at_least, one_of, positive
 from ._params import grad_tol, max_steps
-from ._study import Param, RunContext, Study
+from ._study import Grid, Param, Results, RunContext, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, Protocol, Start, Train
 from .summary import Agg, SummarySpec
@@ -347,14 +347,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     return specs
 
 
-STUDY = Study(
-    name="recovery",
-    summary="One-hidden-layer recovery: tensor vs random init, success vs n/d (Zhong 2017).",
-    params=PARAMS,
-    default_seeds=10,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-    validate=_validate,
-)
+GRID = Grid(PARAMS, seeds=10, validate=_validate)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="recovery", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

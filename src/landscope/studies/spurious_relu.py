@@ -55,12 +55,12 @@ from ..optim import GD, Adam, Stop
 from ..problems import ReluTeacherStudent
 from ._checks import at_least, one_of, positive
 from ._params import grad_tol, max_steps, polish_from, polish_tol
-from ._study import Param, Study
+from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, line_chart
-from .protocol import Measure, PolishCertify, Protocol, Retrain, Train
+from .protocol import Measure, PolishCertify, Protocol, Require, Retrain, Train
 from .summary import Agg, SummarySpec
 
-__all__ = ["PROTOCOL", "STUDY", "make_problem", "make_square_problem"]
+__all__ = ["PROTOCOL", "SQUARE_RUNS", "STUDY", "make_problem", "make_square_problem"]
 
 
 PARAMS = (
@@ -123,6 +123,16 @@ def make_square_problem(
     ``minima-barriers``), whose cells name k alone.
     """
     return make_problem({"k": cfg["k"], "extra": 0, "d": 0, "train_a": 0}, dtype, device)
+
+
+# For the studies of this study's stored n = k runs (``spurious-spectra``,
+# ``minima-barriers``): the cell's rows become the runs of n = k at the cell's k
+# (computed first where missing), with their verdict as ``source_verdict`` and their loss.
+SQUARE_RUNS = Require(
+    "spurious-relu",
+    overrides=lambda cfg: {"k": [cfg["k"]], "extra": [0]},
+    copy=(("verdict", "source_verdict", "VARCHAR"), ("loss", "loss", "DOUBLE")),
+)
 
 
 def _method(cfg: dict) -> GD | Adam:
@@ -230,14 +240,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     return specs
 
 
-STUDY = Study(
-    name="spurious-relu",
-    summary="Spurious minima of GD on the two-layer ReLU teacher-student (Safran & Shamir 2018).",
-    params=PARAMS,
-    default_seeds=100,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-    validate=_validate,
-)
+GRID = Grid(PARAMS, seeds=100, validate=_validate)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="spurious-relu", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)

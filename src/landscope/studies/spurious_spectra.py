@@ -1,4 +1,4 @@
-"""Symmetry and Hessian spectra of the spurious minima of two-layer ReLU networks.
+"""Isotropy groups and Hessian spectra of spurious ReLU minima (Arjevani & Field 2020-21).
 
 Arjevani & Field, "Analytic characterization of the Hessian in shallow ReLU models: a
 tale of symmetry" (NeurIPS 2020), and "On the principle of least symmetry breaking in
@@ -66,14 +66,14 @@ from ..symmetry import isotropy_family as family
 from . import spurious_relu
 from ._checks import at_least, positive
 from ._params import iso_tol
-from ._study import Param, Study
+from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, HLine, Panel, Scatter, floats
-from .protocol import Cell, Measure, Protocol, Require
+from .protocol import Cell, Measure, Protocol
 from .summary import Agg, Part, SummarySpec
 
 __all__ = ["PROTOCOL", "STUDY", "SUMMARY", "make_problem"]
 
-SOURCE = "spurious-relu"
+SOURCE = spurious_relu.SQUARE_RUNS.study
 BULK_EDGE = 0.5
 DISTINCT_TOL = 1e-6
 
@@ -159,14 +159,19 @@ SPURIOUS_COLUMNS = {
 PROTOCOL = Protocol(
     make_problem=make_problem,
     steps=(
-        Require(
-            SOURCE,
-            overrides=lambda cfg: {"k": [cfg["k"]], "extra": [0]},
-            copy=(("verdict", "source_verdict", "VARCHAR"), ("loss", "loss", "DOUBLE")),
-        ),
+        spurious_relu.SQUARE_RUNS,
         Measure(_global_minimum, GLOBAL_COLUMNS),
         Measure(_spurious_minima, SPURIOUS_COLUMNS, where=SPURIOUS),
     ),
+)
+
+# per isotropy type of spurious minima (also least-symmetry's): the order of its group,
+# how many runs, their mean loss and smallest Hessian eigenvalue
+PER_TYPE = (
+    Agg("order", "iso_order", "first"),
+    Agg("count", how="rows"),
+    Agg("loss_mean", "loss"),
+    Agg("eig_min", "eig_min", "min"),
 )
 
 SUMMARY = SummarySpec(
@@ -204,10 +209,7 @@ SUMMARY = SummarySpec(
             columns=(("_loss", lambda r: round(float(r["loss"]), 7)),),
             group=("isotropy", "_loss"),
             aggs=(
-                Agg("order", "iso_order", "first"),
-                Agg("count", how="rows"),
-                Agg("loss_mean", "loss"),
-                Agg("eig_min", "eig_min", "min"),
+                *PER_TYPE,
                 Agg("eig_max", "eig_max", "max"),
                 Agg("distinct_eigs", "distinct_eigs", "median"),
                 Agg("n_outliers", "n_outliers", "median"),
@@ -306,13 +308,6 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     ]
 
 
-STUDY = Study(
-    name="spurious-spectra",
-    summary="Isotropy groups and Hessian spectra of spurious ReLU minima (Arjevani & Field).",
-    params=PARAMS,
-    default_seeds=100,
-    protocol=PROTOCOL,
-    summarize=SUMMARY,
-    table=TABLE,
-    figures=figures,
-)
+GRID = Grid(PARAMS, seeds=100)
+RESULTS = Results(SUMMARY, TABLE, figures)
+STUDY = Study(name="spurious-spectra", doc=__doc__, grid=GRID, protocol=PROTOCOL, results=RESULTS)
