@@ -52,6 +52,7 @@ from landscope.problems import (
     QuadraticNet,
     QuadraticPopulation,
     ReluTeacherStudent,
+    ReluWeightDecay,
     Residuals,
     RowData,
     StopNorm,
@@ -130,6 +131,16 @@ def _two_layer(activation: str, shared: bool) -> TwoLayerRegression:
     if shared:
         return TwoLayerRegression(X[0], y[0], width=3, activation=activation)
     return TwoLayerRegression(X, y, width=3, activation=activation)
+
+
+def _relu_decay(shared: bool) -> ReluWeightDecay:
+    # one sample per row (R of them), or one sample shared by every row with a global_min
+    # (arbitrary here: the suite checks its type; the value alone is not KnownOptimum)
+    X = torch.randn(R, 5, 2, generator=_gen(13), dtype=F64)
+    y = torch.randn(R, 5, generator=_gen(14), dtype=F64)
+    if shared:
+        return ReluWeightDecay(X[0], y[0], width=4, beta=0.3, global_min=0.5)
+    return ReluWeightDecay(X, y, width=4, beta=0.3)
 
 
 def _psd_quadratic() -> Quadratic:
@@ -250,6 +261,14 @@ FACTORIES: dict[type, list[Case]] = {
             frozenset({RowData, Residuals, Factored}),
         )
         for act, shared in (("relu", False), ("tanh", False), ("softplus", True))
+    ],
+    ReluWeightDecay: [
+        Case(
+            f"relu-decay-{'shared' if shared else 'rows'}",
+            (lambda shared=shared: _relu_decay(shared)),
+            frozenset({RowData, Residuals, Factored}),
+        )
+        for shared in (False, True)
     ],
 }
 CASES = [c for cases in FACTORIES.values() for c in cases]
