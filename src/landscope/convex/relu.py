@@ -582,11 +582,11 @@ def fit_relu(
 ) -> ConvexReLUFit:
     """The global optimum of the weight-decay two-layer ReLU problem, certified.
 
-    Column generation on the convex program: a working set of (pattern, sign) neurons is
-    solved exactly (a second-order cone program, by Clarabel), then every pattern is priced by its cone
-    correlation ||Pi_{K_D}(+-X'D r)|| against beta, and the violators join the working
-    set; the solve ends when the certified gap (``optimality_gap`` of the network read
-    off) is at most ``rtol`` times the objective.
+    Column generation on the convex program: a working set of (pattern, sign) neurons
+    is solved exactly (a second-order cone program, by Clarabel), then every pattern is
+    priced by its cone correlation ||Pi_{K_D}(+-X'D r)|| against beta, and the violators
+    join the working set; the solve ends when the certified gap (``optimality_gap`` of
+    the network read off) is at most ``rtol`` times the objective.
 
     Args:
         X: (n, d) data (append a column of ones for a bias); y: (n,) targets.
