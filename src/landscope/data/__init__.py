@@ -4,6 +4,8 @@
 - ``digits(n)`` / ``digit_images(n)``: scikit-learn's shipped 8 x 8 digits, as unit rows
   of R^64 or as [0, 1] images with labels;
 - ``polynomial(n, degree)``: Freeman & Bruna's regression y = x^p on [0, 1];
+- ``regression_set(kind, n, d, seed=)``: planted-ReLU, pure-noise or digits (3 vs 8)
+  regression sets with a bias column, for the convex ReLU study;
 - ``load_points(path, n)``: a user's (n, d) array from a ``.npy`` or ``.csv`` file;
 - ``points(source, n)``: any of these by name (``sphere``, ``digits``) or file path.
 
@@ -15,6 +17,7 @@ from .digits import DIGITS_LEVELS, DIGITS_N, digit_images, digits
 from .files import load_points
 from .points import DATA_SOURCES, DATA_SUFFIXES, DEFAULT_N, points
 from .polynomial import polynomial
+from .regression import REGRESSION_SETS, regression_set
 from .sphere import sphere
 
 __all__ = [
@@ -23,10 +26,12 @@ __all__ = [
     "DEFAULT_N",
     "DIGITS_LEVELS",
     "DIGITS_N",
+    "REGRESSION_SETS",
     "digit_images",
     "digits",
     "load_points",
     "points",
     "polynomial",
+    "regression_set",
     "sphere",
 ]

@@ -74,8 +74,9 @@ def _mark(ax: Axes, m: Mark, yscale: float) -> None:
         if m.label is not None:
             stems.set_label(m.label)
     elif isinstance(m, Band):
-        ax.fill_between(_array(m.x), _array(m.lower, yscale), _array(m.upper, yscale),
-                        alpha=m.alpha, linewidth=0, **_kw(label=m.label))  # fmt: skip
+        lo, hi = _array(m.lower, yscale), _array(m.upper, yscale)
+        style = _kw(label=m.label, color=m.color)
+        ax.fill_between(_array(m.x), lo, hi, alpha=m.alpha, linewidth=0, **style)
     elif isinstance(m, Rug):
         x = _array(m.x)
         # y in axes coordinates: just above the bottom edge whatever the y scale

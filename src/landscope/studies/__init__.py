@@ -22,6 +22,7 @@ __all__ = [
 def studies() -> dict[str, Study]:
     """All registered studies by name (built on each call: no module-level state)."""
     from .beyond_ntk import STUDY as beyond_ntk
+    from .convex_relu import STUDY as convex_relu
     from .least_symmetry import STUDY as least_symmetry
     from .level_sets import STUDY as level_sets
     from .minima_barriers import STUDY as minima_barriers
@@ -45,6 +46,7 @@ def studies() -> dict[str, Study]:
             beyond_ntk,
             level_sets,
             minima_barriers,
+            convex_relu,
         )
     }
 

@@ -165,6 +165,7 @@ class Band:
     upper: tuple[float, ...]
     alpha: float = 0.3
     label: str | None = None
+    color: str | None = None
 
     def __post_init__(self) -> None:
         _same_length("band", x=self.x, lower=self.lower, upper=self.upper)
