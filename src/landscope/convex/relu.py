@@ -393,7 +393,8 @@ def _solve_one(
     A loose phase (restricted solves to 1e-6, pricing with a 1e-4 slack) grows the
     working set until no pattern prices above beta; then the solves tighten (1e-10,
     then by 100x while the certificate is not met and pricing finds nothing new, down
-    to 1e-13). Neurons the restricted solve sets to zero leave the working set.
+    to 1e-14). Returns the state with the smallest certified gap seen. Neurons the
+    restricted solve sets to zero leave the working set.
     """
     n, d = X.shape
     Df = D.to(X.dtype)
@@ -418,22 +419,27 @@ def _solve_one(
             U, alpha = torch.zeros(0, d, dtype=X.dtype), torch.zeros(0, dtype=X.dtype)
         obj = nonconvex_objective(X, y, U, alpha, beta)
         r = y - torch.relu(X @ U.T) @ alpha
-        best = {"obj": obj, "low": -math.inf, "gap": math.inf, "work": list(work), "V": V}
-        best["steps"] = steps
+        now = {"obj": obj, "low": -math.inf, "gap": math.inf, "work": list(work), "V": V}
+        now["steps"] = steps
         # one pass prices the patterns and gives c(r), the dual bound's scale
         vals = _cone_values(X, r, D, 0.0, top=8)
         if exact:
-            best["low"] = _dual_value(y, r, beta, vals[0][2] if vals else 0.0)
-            best["gap"] = max(obj - best["low"], 0.0)
-            if best["gap"] <= rtol * max(abs(obj), 1e-300):
-                best["ok"] = True
-                return _pruned(X, y, beta, D, best, rtol)
+            now["low"] = _dual_value(y, r, beta, vals[0][2] if vals else 0.0)
+            now["gap"] = max(obj - now["low"], 0.0)
+            if now["gap"] <= rtol * max(abs(obj), 1e-300):
+                now["ok"] = True
+                now = _pruned(X, y, beta, D, now, rtol)
+                return _caratheodory(X, y, beta, D, now, rtol)
+        # keep the best certified state: a tighter restricted solve can come back worse
+        # (an interior-point method at its accuracy limit)
+        if not best or now["gap"] <= best["gap"] or not exact:
+            best = now
         bar = beta * (1 + (1e-4 if level == "loose" else 0.0))
         new = [(i, sg) for i, sg, v in vals if v > bar and (i, sg) not in work]
         if not new:
             if level == "loose":
                 level = 1e-10
-            elif level > 1e-13:  # the restricted solve is not accurate enough yet
+            elif level > 1e-13:  # the restricted solve is not accurate enough yet (to 1e-14)
                 level *= 1e-2
             else:
                 best["ok"] = False
@@ -473,6 +479,54 @@ def _pruned(
                 "V": Vk,
             }
     return best
+
+
+def _certified(
+    X: torch.Tensor, y: torch.Tensor, beta: float, D: torch.Tensor, best: dict, work, V, rtol
+) -> dict:
+    """``best`` with the neurons (work, V) instead, if they are still certified."""
+    sig = torch.tensor([w[1] for w in work], dtype=X.dtype)
+    U, alpha = _read_off(V * (sig[:, None] > 0), V * (sig[:, None] < 0))
+    obj = nonconvex_objective(X, y, U, alpha, beta)
+    r = y - torch.relu(X @ U.T) @ alpha
+    vals = _cone_values(X, r, D, 0.0, top=1)
+    low = _dual_value(y, r, beta, vals[0][2] if vals else 0.0)
+    if obj - low <= rtol * max(abs(obj), 1e-300):
+        return {**best, "obj": obj, "low": low, "gap": max(obj - low, 0.0), "work": work, "V": V}
+    return best
+
+
+def _caratheodory(
+    X: torch.Tensor, y: torch.Tensor, beta: float, D: torch.Tensor, best: dict, rtol: float
+) -> dict:
+    """At most n + 1 neurons with the same predictions and the same regularization.
+
+    With contributions z_k = sigma_k D_k X v_k and costs ||v_k||, a null vector c of the
+    (n + 1, K) matrix [z_k; ||v_k||] (K > n + 1) rescales v_k by 1 + t c_k >= 0 (inside
+    its cone) without changing the predictions or the objective; t is chosen to zero
+    one neuron. Repeated until K <= n + 1 (Caratheodory; Pilanci & Ergen's m* <= n + 1).
+    Kept only if the result is still certified.
+    """
+    V, work = best["V"].clone(), list(best["work"])
+    n = X.shape[0]
+    if len(work) <= n + 1:
+        return best
+    while len(work) > n + 1:
+        sig = torch.tensor([w[1] for w in work], dtype=X.dtype)
+        Dk = D[[w[0] for w in work]].to(X.dtype)
+        Z = (sig[:, None] * Dk * (V @ X.T)).T  # (n, K)
+        M = torch.cat([Z, V.norm(dim=1)[None]], 0)  # (n + 1, K)
+        c = torch.linalg.svd(M).Vh[-1]  # a null vector: K > n + 1
+        if not bool((c < 0).any()):
+            c = -c
+        ratio = torch.where(c < 0, -1.0 / c, torch.inf)
+        j = int(torch.argmin(ratio))
+        scale = torch.clamp(1 + float(ratio[j]) * c, min=0.0)
+        keep = scale > 1e-12
+        keep[j] = False
+        V = (V * scale[:, None])[keep]
+        work = [w for w, kp in zip(work, keep.tolist(), strict=True) if kp]
+    return _certified(X, y, beta, D, best, work, V, rtol)
 
 
 def _dual_value(y: torch.Tensor, r: torch.Tensor, beta: float, c: float) -> float:
@@ -618,6 +672,14 @@ def fit_relu(
     )[0]
 
 
+def _gates(gates: object, d: int) -> torch.Tensor:
+    G = torch.as_tensor(gates).to(torch.float64)
+    if G.dim() != 2 or G.shape[1] != d or G.shape[0] < 1:
+        raise ValueError(f"gates have shape {tuple(G.shape)}; expected (G, {d}) with G >= 1.")
+    check_finite("gates", G)
+    return G
+
+
 def fit_gated_relu(
     X: object,
     y: object,
@@ -640,9 +702,7 @@ def fit_gated_relu(
         raise ValueError(f"y has shape {tuple(y.shape)}; expected ({X.shape[0]},).")
     b = float(_beta(beta, 1))
     rtol = _check_rtol(rtol)
-    G = torch.as_tensor(gates, dtype=torch.float64)
-    if G.dim() != 2 or G.shape[1] != X.shape[1] or G.shape[0] < 1:
-        raise ValueError(f"gates have shape {tuple(G.shape)}; expected (G, {X.shape[1]}).")
+    G = _gates(gates, X.shape[1])
     D = (X @ G.T >= 0).T.to(torch.float64)  # (G, n)
     V = _restricted_solve(X, y, b, D, torch.ones(D.shape[0], dtype=torch.float64), False, rtol)
     r = (D * (V @ X.T)).sum(0) - y
@@ -658,9 +718,12 @@ def relu_from_gated(X: object, V: object, gates: object) -> tuple[torch.Tensor, 
     then ReLU neurons with pattern D. Gates must be strictly inside their cone
     ((2D - I) X g > 0), as sampled gates almost surely are.
     """
-    X = torch.as_tensor(X, dtype=torch.float64)
-    V = torch.as_tensor(V, dtype=torch.float64)
-    G = torch.as_tensor(gates, dtype=torch.float64)
+    X, _ = _data(X, torch.zeros(torch.as_tensor(X).shape[0]))
+    G = _gates(gates, X.shape[1])
+    V = torch.as_tensor(V).to(torch.float64)
+    if V.shape != G.shape:
+        raise ValueError(f"V has shape {tuple(V.shape)}; expected {tuple(G.shape)}, one per gate.")
+    check_finite("V", V)
     XG = X @ G.T  # (n, G)
     S = torch.where(XG >= 0, 1.0, -1.0)
     margin = (S * XG).T  # (G, n), > 0 inside
