@@ -132,6 +132,18 @@ def _spurious_spectra() -> list[dict]:
     return out
 
 
+def _convex_relu() -> list[dict]:
+    out = []
+    for data, gap0 in (("planted", 1e-3), ("random", 1.0)):
+        for m in (1, 4, 16):
+            reached = 1.0 if data == "planted" and m > 1 else 0.0
+            gap = None if reached == 1.0 else gap0 / m  # all reached: no gaps to draw
+            out.append({"data": data, "width": m, "reached_optimum": reached,
+                        "gap_median": gap, "gap_min": gap and gap / 3,
+                        "gap_max": gap and gap * 3})  # fmt: skip
+    return out
+
+
 SUMMARIES: dict[str, list[dict]] = {
     "spurious-relu": _spurious_relu(),
     "spurious-spectra": _spurious_spectra(),
@@ -143,6 +155,7 @@ SUMMARIES: dict[str, list[dict]] = {
     "beyond-ntk": _beyond_ntk(),
     "level-sets": _level_sets(),
     "minima-barriers": _minima_barriers(),
+    "convex-relu": _convex_relu(),
 }
 
 # the files each study draws from its summary above
@@ -157,6 +170,7 @@ STEMS = {
     "beyond-ntk": ["beyond-ntk"],
     "level-sets": ["level-sets"],
     "minima-barriers": ["minima-barriers"],
+    "convex-relu": ["convex-relu", "convex-relu-gaps"],
 }
 
 

@@ -268,7 +268,10 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
             yscale="log",
             legend=True,
         )
-        specs.append(FigureSpec("convex-relu-gaps", (panel,), size=(6.0, 4.0), dpi=150))
+        title = "Certified gaps of the runs that missed p* (duality gap / p*)"
+        specs.append(
+            FigureSpec("convex-relu-gaps", (panel,), title=title, size=(6.0, 4.0), dpi=150)
+        )
     return specs
 
 
