@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._validate import as_param_batch, check_finite
+from ._rows import RowSamples
 
 __all__ = ["ReluWeightDecay"]
 
@@ -51,7 +51,7 @@ def _number(x: object) -> bool:
 
 
 @dataclass(frozen=True, eq=False)
-class ReluWeightDecay:
+class ReluWeightDecay(RowSamples):
     """1/2 ||sum_j alpha_j (X u_j)_+ - y||^2 + beta/2 (||U||^2 + ||alpha||^2), R runs at once.
 
     Args:
@@ -90,36 +90,13 @@ class ReluWeightDecay:
     beta: float
     init_scale: float = 1.0
     global_min: float | None = None
-    shared: bool = field(init=False)
-    n: int = field(init=False)
-    d: int = field(init=False)
-    n_params: int = field(init=False)
-    dtype: torch.dtype = field(init=False, repr=False)
-    device: torch.device = field(init=False, repr=False)
 
     symmetry = "Sn"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        X, y = torch.as_tensor(self.X), torch.as_tensor(self.y)
-        if not X.is_floating_point():
-            raise ValueError(f"X must hold floating-point numbers, got {X.dtype}.")
-        shared = X.dim() == 2
-        if shared:
-            X, y = X[None], y[None]
-        if X.dim() != 3 or y.dim() != 2 or tuple(y.shape) != tuple(X.shape[:2]):
-            raise ValueError(
-                f"X {tuple(self.X.shape)} and y {tuple(torch.as_tensor(self.y).shape)} do not "
-                "fit: need X (n, d) and y (n,), or X (R, n, d) and y (R, n)."
-            )
-        if X.shape[1] < 1 or X.shape[2] < 1:
-            raise ValueError(f"X has shape {tuple(self.X.shape)}; give n >= 1 samples, d >= 1.")
-        check_finite("X", X)
-        y = y.to(dtype=X.dtype, device=X.device)
-        check_finite("y", y)
+        X, y = self._store_samples(self.X, self.y)
         w = self.width
-        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-            raise ValueError(f"width must be a positive integer, got {w!r}.")
         if not (_number(self.beta) and self.beta > 0):
             raise ValueError(
                 f"beta must be a finite number > 0 (the convex reformulation needs weight "
@@ -132,41 +109,16 @@ class ReluWeightDecay:
         if gm is not None:
             if not (_number(gm) and gm >= 0):
                 raise ValueError(f"global_min must be None or a finite number >= 0, got {gm!r}.")
-            if not shared:
+            if not self.shared:
                 raise ValueError(
                     "global_min is one optimal value for every row, so it needs one shared "
                     "sample: pass X (n, d) and y (n,)."
                 )
             set_(self, "global_min", float(gm))
         set_(self, "beta", float(self.beta))
-        set_(self, "X", X)
-        set_(self, "y", y)
-        set_(self, "shared", shared)
-        set_(self, "n", int(X.shape[1]))
-        set_(self, "d", int(X.shape[2]))
         set_(self, "n_params", w * (self.d + 1))
-        set_(self, "dtype", X.dtype)
-        set_(self, "device", X.device)
 
     # ----------------------------------------------------------------- layout
-    def select(self, rows: torch.Tensor) -> ReluWeightDecay:
-        """The same problem for runs ``rows`` only (itself when the data are shared)."""
-        if self.shared:
-            return self
-        out = object.__new__(ReluWeightDecay)  # no re-validation: the driver's hot path
-        out.__dict__.update(self.__dict__)
-        object.__setattr__(out, "X", self.X[rows])
-        object.__setattr__(out, "y", self.y[rows])
-        return out
-
-    def as_batch(self, theta: object) -> torch.Tensor:
-        """A point (P,) or batch (R, P) as (R, P) in the problem's dtype.
-
-        Raises:
-            ValueError: for any other shape.
-        """
-        return as_param_batch(theta, self.n_params, dtype=self.dtype, device=self.device)
-
     def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(R, P) -> U (R, m, d), alpha (R, m), views into ``theta``."""
         md = self.width * self.d
@@ -220,15 +172,6 @@ class ReluWeightDecay:
         return self._cat(U, alpha).to(device or self.device)
 
     # ------------------------------------------------------------- the model
-    def _rows(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ok = theta.dim() == 2 and theta.shape[1] == self.n_params
-        if not ok or not (self.shared or theta.shape[0] == self.X.shape[0]):
-            raise ValueError(
-                f"theta has shape {tuple(theta.shape)}; this problem takes "
-                f"({'R' if self.shared else self.X.shape[0]}, {self.n_params})."
-            )
-        return self.split(theta)
-
     def predict(self, theta: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
         """The nets' outputs f(x) at inputs X (R, n', d) or (n', d) (default: the sample).
 

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import activations as acts
-from .._validate import as_param_batch, check_finite
+from ._rows import RowSamples
 
 __all__ = ["TwoLayerRegression"]
 
 
 @dataclass(frozen=True, eq=False)
-class TwoLayerRegression:
+class TwoLayerRegression(RowSamples):
     """f(x) = sum_r b_r phi(w_r . x) + c fit to (X, y) by least squares, R runs at once.
 
     Args:
@@ -67,70 +67,22 @@ class TwoLayerRegression:
     width: int
     activation: str | acts.Activation = "relu"
     init_scale: float = 1.0
-    shared: bool = field(init=False)
-    n: int = field(init=False)
-    d: int = field(init=False)
-    n_params: int = field(init=False)
-    dtype: torch.dtype = field(init=False, repr=False)
-    device: torch.device = field(init=False, repr=False)
 
     global_min = None
     symmetry = "Sn"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        X, y = torch.as_tensor(self.X), torch.as_tensor(self.y)
-        if not X.is_floating_point():
-            raise ValueError(f"X must hold floating-point numbers, got {X.dtype}.")
-        shared = X.dim() == 2
-        if shared:
-            X, y = X[None], y[None]
-        if X.dim() != 3 or y.dim() != 2 or tuple(y.shape) != tuple(X.shape[:2]):
-            raise ValueError(
-                f"X {tuple(self.X.shape)} and y {tuple(torch.as_tensor(self.y).shape)} do not "
-                "fit: need X (R, n, d) and y (R, n), or X (n, d) and y (n,)."
-            )
-        if X.shape[1] < 1:
-            raise ValueError("X has no samples; give at least one.")
-        check_finite("X", X)
-        y = y.to(dtype=X.dtype, device=X.device)
-        check_finite("y", y)
+        X, y = self._store_samples(self.X, self.y)
         w = self.width
-        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-            raise ValueError(f"width must be a positive integer, got {w!r}.")
         s = self.init_scale
         number = isinstance(s, (int, float)) and not isinstance(s, bool)
         if not (number and math.isfinite(s) and s > 0):
             raise ValueError(f"init_scale must be a positive number, got {s!r}.")
-        set_(self, "X", X)
-        set_(self, "y", y)
         set_(self, "activation", acts.get(self.activation))
-        set_(self, "shared", shared)
-        set_(self, "n", int(X.shape[1]))
-        set_(self, "d", int(X.shape[2]))
         set_(self, "n_params", w * self.d + w + 1)
-        set_(self, "dtype", X.dtype)
-        set_(self, "device", X.device)
 
     # ----------------------------------------------------------------- layout
-    def select(self, rows: torch.Tensor) -> TwoLayerRegression:
-        """The same problem for runs ``rows`` only (itself when the data are shared)."""
-        if self.shared:
-            return self
-        out = object.__new__(TwoLayerRegression)  # no re-validation: the driver's hot path
-        out.__dict__.update(self.__dict__)
-        object.__setattr__(out, "X", self.X[rows])
-        object.__setattr__(out, "y", self.y[rows])
-        return out
-
-    def as_batch(self, theta: object) -> torch.Tensor:
-        """A point (P,) or batch (R, P) as (R, P) in the problem's dtype.
-
-        Raises:
-            ValueError: for any other shape.
-        """
-        return as_param_batch(theta, self.n_params, dtype=self.dtype, device=self.device)
-
     def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(R, P) -> W (R, m, d), b (R, m), c (R, 1), views into ``theta``."""
         m, md = self.width, self.width * self.d
@@ -170,15 +122,6 @@ class TwoLayerRegression:
         return self.join(W, b, c).to(device or self.device)
 
     # ------------------------------------------------------------- the model
-    def _rows(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        ok = theta.dim() == 2 and theta.shape[1] == self.n_params
-        if not ok or not (self.shared or theta.shape[0] == self.X.shape[0]):
-            raise ValueError(
-                f"theta has shape {tuple(theta.shape)}; this problem takes "
-                f"({'R' if self.shared else self.X.shape[0]}, {self.n_params})."
-            )
-        return self.split(theta)
-
     def predict(self, theta: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
         """The nets' outputs f(x) at inputs X (R, n', d) or (n', d) (default: the sample).
 
