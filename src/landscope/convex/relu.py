@@ -457,27 +457,14 @@ def _pruned(
     if not len(V):
         return best
     nrm = V.norm(dim=1)
-    sig = torch.tensor([w[1] for w in work], dtype=X.dtype)
     for thr in (1e-4, 1e-6, 1e-8):
         keep = nrm > thr * float(nrm.max())
         if bool(keep.all()):
             return best
-        Vk, sk = V[keep], sig[keep]
-        U, alpha = _read_off(Vk * (sk[:, None] > 0), Vk * (sk[:, None] < 0))
-        obj = nonconvex_objective(X, y, U, alpha, beta)
-        r = y - torch.relu(X @ U.T) @ alpha
-        vals = _cone_values(X, r, D, 0.0, top=1)
-        low = _dual_value(y, r, beta, vals[0][2] if vals else 0.0)
-        if obj - low <= rtol * max(abs(obj), 1e-300):
-            kept = [w for w, kp in zip(work, keep.tolist(), strict=True) if kp]
-            return {
-                **best,
-                "obj": obj,
-                "low": low,
-                "gap": max(obj - low, 0.0),
-                "work": kept,
-                "V": Vk,
-            }
+        kept = [w for w, kp in zip(work, keep.tolist(), strict=True) if kp]
+        out = _certified(X, y, beta, D, best, kept, V[keep], rtol)
+        if out is not best:
+            return out
     return best
 
 
