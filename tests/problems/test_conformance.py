@@ -51,6 +51,7 @@ from landscope.problems import (
     Quadratic,
     QuadraticNet,
     QuadraticPopulation,
+    ReluBatchNorm,
     ReluTeacherStudent,
     ReluWeightDecay,
     Residuals,
@@ -141,6 +142,15 @@ def _relu_decay(shared: bool) -> ReluWeightDecay:
     if shared:
         return ReluWeightDecay(X[0], y[0], width=4, beta=0.3, global_min=0.5)
     return ReluWeightDecay(X, y, width=4, beta=0.3)
+
+
+def _relu_bn(shared: bool) -> ReluBatchNorm:
+    # one sample per row (R of them), or one sample shared by every row; bias_scale not 1
+    X = torch.randn(R, 5, 2, generator=_gen(15), dtype=F64)
+    y = torch.randn(R, 5, generator=_gen(16), dtype=F64)
+    if shared:
+        return ReluBatchNorm(X[0], y[0], width=4, beta=0.3, bias_scale=0.5)
+    return ReluBatchNorm(X, y, width=4, beta=0.3)
 
 
 def _psd_quadratic() -> Quadratic:
@@ -266,6 +276,14 @@ FACTORIES: dict[type, list[Case]] = {
         Case(
             f"relu-decay-{'shared' if shared else 'rows'}",
             (lambda shared=shared: _relu_decay(shared)),
+            frozenset({RowData, Residuals, Factored}),
+        )
+        for shared in (False, True)
+    ],
+    ReluBatchNorm: [
+        Case(
+            f"relu-bn-{'shared' if shared else 'rows'}",
+            (lambda shared=shared: _relu_bn(shared)),
             frozenset({RowData, Residuals, Factored}),
         )
         for shared in (False, True)

@@ -144,6 +144,21 @@ def _convex_relu() -> list[dict]:
     return out
 
 
+def _convex_bn() -> list[dict]:
+    out = []
+    for data in ("planted", "digits"):
+        for shape in ("20x3", "12x16"):
+            for m in (1, 4, 16):
+                gap = None if m == 16 and data == "planted" else 0.5 / m  # all reached: none
+                out.append({"data": data, "shape": shape, "width": m,
+                            "reached_optimum": 1.0 if gap is None else 0.1 * m / 16,
+                            "near_optimum": 1.0 if gap is None else 0.5, "saddle": 0.05,
+                            "gap_median": gap, "gap_min": gap and gap / 3,
+                            "gap_max": gap and gap * 3, "test_gd": 0.3 / m + 0.1,
+                            "test_full": 0.2, "test_rule": 0.25})  # fmt: skip
+    return out
+
+
 SUMMARIES: dict[str, list[dict]] = {
     "spurious-relu": _spurious_relu(),
     "spurious-spectra": _spurious_spectra(),
@@ -156,6 +171,7 @@ SUMMARIES: dict[str, list[dict]] = {
     "level-sets": _level_sets(),
     "minima-barriers": _minima_barriers(),
     "convex-relu": _convex_relu(),
+    "convex-bn": _convex_bn(),
 }
 
 # the files each study draws from its summary above
@@ -171,6 +187,7 @@ STEMS = {
     "level-sets": ["level-sets"],
     "minima-barriers": ["minima-barriers"],
     "convex-relu": ["convex-relu", "convex-relu-gaps"],
+    "convex-bn": ["convex-bn", "convex-bn-test", "convex-bn-gaps"],
 }
 
 

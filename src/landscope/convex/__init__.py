@@ -5,8 +5,21 @@
 - ``relu``: two-layer ReLU networks with weight decay as a convex program over those
   patterns (Pilanci & Ergen 2020): the global optimum, the network attaining it, and a
   duality-gap certificate for any trained network.
+- ``bn``: the same with batch normalization after the first layer (Ergen et al. 2022), a
+  plain program on the whitened centred data; its closed form when n <= d + 1.
 """
 
+from .bn import (
+    BNClosedForm,
+    BNGeometry,
+    ConvexBNFit,
+    bn_geometry,
+    bn_objective,
+    bn_optimality_gap,
+    bn_predict,
+    closed_form_bn,
+    fit_relu_bn,
+)
 from .lifted import LiftedSolution, lifted_least_squares, network_from_matrix
 from .patterns import interior_points, pattern_count, relu_patterns, sample_gates
 from .relu import (
@@ -23,6 +36,15 @@ from .relu import (
 )
 
 __all__ = [
+    "BNClosedForm",
+    "BNGeometry",
+    "ConvexBNFit",
+    "bn_geometry",
+    "bn_objective",
+    "bn_optimality_gap",
+    "bn_predict",
+    "closed_form_bn",
+    "fit_relu_bn",
     "ConvexReLUFit",
     "LiftedSolution",
     "dual_bound",

@@ -427,9 +427,7 @@ def _solve_one(
             now["low"] = _dual_value(y, r, beta, vals[0][2] if vals else 0.0)
             now["gap"] = max(obj - now["low"], 0.0)
             if now["gap"] <= rtol * max(abs(obj), 1e-300):
-                now["ok"] = True
-                now = _pruned(X, y, beta, D, now, rtol)
-                return _caratheodory(X, y, beta, D, now, rtol)
+                return _tidied(X, y, beta, D, now, rtol)
         # keep the best certified state: a tighter restricted solve can come back worse
         # (an interior-point method at its accuracy limit)
         if not best or now["gap"] <= best["gap"] or not exact:
@@ -442,29 +440,59 @@ def _solve_one(
             elif level > 1e-13:  # the restricted solve is not accurate enough yet (to 1e-14)
                 level *= 1e-2
             else:
-                best["ok"] = False
-                return best
+                return _tidied(X, y, beta, D, best, rtol) if exact else {**best, "ok": False}
         work.extend(new)
-    best["ok"] = False
-    return best
+    return _tidied(X, y, beta, D, best, rtol) if exact else {**best, "ok": False}
+
+
+def _tidied(
+    X: torch.Tensor, y: torch.Tensor, beta: float, D: torch.Tensor, best: dict, rtol: float
+) -> dict:
+    """The fewest neurons with the same certificate: prune, Caratheodory, merge, prune.
+
+    Each change is kept only while the certified gap stays within rtol (or, for a state
+    that did not reach rtol, within its own gap); ``ok`` says whether rtol is met.
+    """
+    obj = max(abs(best["obj"]), 1e-300)
+    tol = max(rtol, best["gap"] / obj)
+    now = _pruned(X, y, beta, D, best, tol)
+    now = _merged(X, y, beta, D, _caratheodory(X, y, beta, D, now, tol), tol)
+    now = _pruned(X, y, beta, D, now, tol, resolve=True)
+    return {**now, "ok": now["gap"] <= rtol * max(abs(now["obj"]), 1e-300)}
 
 
 def _pruned(
-    X: torch.Tensor, y: torch.Tensor, beta: float, D: torch.Tensor, best: dict, rtol: float
+    X: torch.Tensor,
+    y: torch.Tensor,
+    beta: float,
+    D: torch.Tensor,
+    best: dict,
+    rtol: float,
+    resolve: bool = False,
 ) -> dict:
-    """Drop the neurons an interior-point solve leaves tiny but not zero, if still certified."""
+    """Drop the neurons an interior-point solve leaves tiny but not zero, if still certified.
+
+    Tiny means an output ||D X v|| below a fraction (1e-4, 1e-6, 1e-8) of the largest.
+    With ``resolve``, where dropping them alone is not certified (the survivors were
+    tuned to them), the restricted program on the survivors is solved again (to 1e-12).
+    """
     V, work = best["V"], best["work"]
     if not len(V):
         return best
-    nrm = V.norm(dim=1)
+    out = (D[[w[0] for w in work]].to(X.dtype) * (V @ X.T)).norm(dim=1)
     for thr in (1e-4, 1e-6, 1e-8):
-        keep = nrm > thr * float(nrm.max())
+        keep = out > thr * float(out.max())
         if bool(keep.all()):
             return best
         kept = [w for w, kp in zip(work, keep.tolist(), strict=True) if kp]
-        out = _certified(X, y, beta, D, best, kept, V[keep], rtol)
-        if out is not best:
-            return out
+        got = _certified(X, y, beta, D, best, kept, V[keep], rtol)
+        if got is best and resolve and kept:
+            sig = torch.tensor([w[1] for w in kept], dtype=X.dtype)
+            Df = D[[w[0] for w in kept]].to(X.dtype)
+            V2 = _restricted_solve(X, y, beta, Df, sig, True, 1e-12)
+            got = _certified(X, y, beta, D, best, kept, V2, rtol)
+        if got is not best:
+            return got
     return best
 
 
@@ -514,6 +542,56 @@ def _caratheodory(
         V = (V * scale[:, None])[keep]
         work = [w for w, kp in zip(work, keep.tolist(), strict=True) if kp]
     return _certified(X, y, beta, D, best, work, V, rtol)
+
+
+def _merged(
+    X: torch.Tensor, y: torch.Tensor, beta: float, D: torch.Tensor, best: dict, rtol: float
+) -> dict:
+    """One neuron for each set of same-sign neurons whose outputs are parallel.
+
+    Neurons k with contributions z_k = D_k X v_k >= 0 of one direction (the same support,
+    X v_k <= 0 off it) add up exactly: relu(X sum v_k) = sum z_k, at a cost
+    ||sum v_k|| <= sum ||v_k||. An interior-point solve spreads such a neuron over
+    several patterns that differ only on samples where its output is 0 (boundary
+    samples), which inflates the width read off. The merged v sits in the pattern of its
+    own signs 1[X v >= 0] (every pattern is in D when it is exact); merged only where that
+    pattern is present. Parallel means a cosine above 1 - tol, for tol = 1e-4, 1e-8, 1e-12
+    in turn (a solve to rtol leaves outputs parallel to about its accuracy): the first
+    grouping whose merged network is still certified is kept.
+    """
+    V, work = best["V"], list(best["work"])
+    if len(work) < 2:
+        return best
+    sig = torch.tensor([w[1] for w in work], dtype=X.dtype)
+    Z = D[[w[0] for w in work]].to(X.dtype) * (V @ X.T)  # (K, n) outputs, >= 0
+    unit = Z / Z.norm(dim=1).clamp_min(1e-300)[:, None]
+    cos = unit @ unit.T
+    index = {bytes(row): i for i, row in enumerate(D.numpy().astype(np.uint8))}
+    for tol in (1e-4, 1e-8, 1e-12):
+        groups: list[list[int]] = []
+        for k in range(len(work)):
+            for g in groups:
+                if sig[g[0]] == sig[k] and float(cos[g[0], k]) > 1 - tol:
+                    g.append(k)
+                    break
+            else:
+                groups.append([k])
+        if len(groups) == len(work):
+            return best
+        new_work, new_V = [], []
+        for g in groups:
+            v = V[g].sum(0)
+            i = index.get(bytes((X @ v >= 0).numpy().astype(np.uint8))) if len(g) > 1 else None
+            if i is None:  # a single neuron, or a merged pattern not in D: left as they are
+                new_work.extend(work[k] for k in g)
+                new_V.extend(V[k] for k in g)
+                continue
+            new_work.append((i, work[g[0]][1]))
+            new_V.append(v)
+        got = _certified(X, y, beta, D, best, new_work, torch.stack(new_V), rtol)
+        if got is not best:
+            return got
+    return best
 
 
 def _dual_value(y: torch.Tensor, r: torch.Tensor, beta: float, c: float) -> float:

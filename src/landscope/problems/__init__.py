@@ -26,6 +26,7 @@ from .empirical import EmpiricalTeacherStudent, ModuleLoss
 from .models import MODELS, make_model, parse_model, sigmoid_mlp, small_cnn
 from .one_hidden import OneHiddenRegression, Planted, planted, recovery_error
 from .quadratic import QuadraticNet, QuadraticPopulation
+from .relu_bn import ReluBatchNorm
 from .relu_decay import ReluWeightDecay
 from .relu_teacher import ReluTeacherStudent
 from .toy import DoubleWell, MuellerBrown, Quadratic
@@ -50,6 +51,7 @@ __all__ = [
     "Problem",
     "QuadraticNet",
     "QuadraticPopulation",
+    "ReluBatchNorm",
     "ReluTeacherStudent",
     "ReluWeightDecay",
     "init_from_seeds",

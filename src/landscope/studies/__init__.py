@@ -22,6 +22,7 @@ __all__ = [
 def studies() -> dict[str, Study]:
     """All registered studies by name (built on each call: no module-level state)."""
     from .beyond_ntk import STUDY as beyond_ntk
+    from .convex_bn import STUDY as convex_bn
     from .convex_relu import STUDY as convex_relu
     from .least_symmetry import STUDY as least_symmetry
     from .level_sets import STUDY as level_sets
@@ -47,6 +48,7 @@ def studies() -> dict[str, Study]:
             level_sets,
             minima_barriers,
             convex_relu,
+            convex_bn,
         )
     }
 
