@@ -22,7 +22,11 @@ interior-point method); then every pattern is priced by its cone correlation
 ||Pi_{K_D}(+-X' D r)|| with the residual r, and those above beta (the KKT condition of a
 neuron not yet in the set) join the working set. The solve ends when the network read
 off is certified within ``rtol`` by the duality gap below, so the stopping rule is a
-proof of optimality and not an iteration count.
+proof of optimality and not an iteration count. The network read off is then made small,
+each change kept only while still certified: neurons with tiny outputs dropped (and the
+rest re-solved), at most n + 1 neurons (Caratheodory), neurons with parallel outputs
+merged into one (an interior-point solution spreads one neuron over patterns that differ
+only where its output is 0).
 
 **Certificate.** The dual of the convex program is
 
@@ -266,7 +270,9 @@ class ConvexReLUFit:
 
     @property
     def width(self) -> int:
-        """Neurons of the network read off the solution (m*, for exact patterns)."""
+        """Neurons of the network read off (for exact patterns an upper bound on m*, the
+        smallest optimal width: the read-off is pruned, reduced to at most n + 1 neurons
+        and its neurons with parallel outputs merged, but not minimized over optima)."""
         return int((self.V.norm(dim=1) > 0).sum() + (self.W.norm(dim=1) > 0).sum())
 
     def weights(self) -> tuple[torch.Tensor, torch.Tensor]:

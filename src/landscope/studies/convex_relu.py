@@ -25,8 +25,8 @@ Data (``landscope.data.regression_set``, a ones column appended for the bias): a
 Protocol (every setting a study parameter stored with each row):
 
 1. The convex program (all patterns, exact): p*, and ``m_star``, the width of the
-   optimal network read off it, reduced to at most n + 1 neurons (an upper bound on
-   the smallest optimal width m*).
+   optimal network read off it, reduced to at most n + 1 neurons and with neurons of
+   parallel outputs merged (an upper bound on the smallest optimal width m*).
 2. ``Train``: L-BFGS on the non-convex objective (``ReluWeightDecay``, the scaling above)
    from u_j ~ N(0, s^2 / (d + 1) I), alpha_j ~ N(0, s^2 / m) (s = ``init_scale``), until
    ||grad|| <= ``grad_tol`` or ``max_steps``.
@@ -41,19 +41,20 @@ a kink has a gradient only from one side, and its Hessian certificate speaks for
 piece it is on. The duality gap has no such caveat.
 
 Expected (measured at default size, 20 inits per cell: 112 s on a 2-core VM with one
-other process running): the certified gaps of the misses shrink steadily with width
-(median gap / p* at m = 1, 4, 32: random labels 2.0, 1.1, 0.13; digits 15, 0.61,
-0.033; planted 4.9, 0.019, 4.7e-4), and so does the excess over p* (random 1.0, 0.42,
-0.006; digits 14, 0.11, 0.0012). The planted set's optimum has few neurons (m* <= 5):
-45 % of width-1 runs reach p* to 1e-4 and 80 % at m = 4, but fewer at m = 16 and 32
-(25 %, 0 %), whose runs end 2e-4 to 5e-4 above p* within the step budget. Random
-labels and digits need n + 1 = 17 neurons in the optimum read off, and almost no run
-reaches p* to 1e-4 even at m = 32 (one digits run in 20). The Hessian certification
-calls the wide misses ``not_converged``: annealed GD ends on a kink (samples on a
-neuron's hyperplane, as the convex optimum's active cone constraints put them), where
-the one-sided gradient stays of order 0.1-1; only narrow nets' misses are certified
-spurious minima (55 % of width-1 runs on random labels and on the planted set) or
-saddles.
+other process running; 124 s on another, alone): the certified gaps of the misses shrink
+steadily with width (median gap / p* at m = 1, 4, 32: random labels 2.0, 1.1, 0.13;
+digits 15, 0.61, 0.033; planted 4.9, 0.019, 4.7e-4), and so does the excess over p*
+(random 1.0, 0.42, 0.006; digits 14, 0.11, 0.0012). The planted set's optimum has few
+neurons (m* <= 2): 45 % of width-1 runs reach p* to 1e-4 and 80 % at m = 4, but fewer at
+m = 16 and 32 (25 %, 0 %), whose runs end 2e-4 to 5e-4 above p* within the step budget.
+The optima read off for random labels and digits have 13 and 6 neurons (m* bounds;
+before the solver merged neurons with parallel outputs it reported n + 1 = 17 for both),
+and almost no run reaches p* to 1e-4 even at m = 32 (one digits run in 20; none at m = 8
+>= 6). The Hessian certification calls the wide misses ``not_converged``: annealed GD
+ends on a kink (samples on a neuron's hyperplane, as the convex optimum's active cone
+constraints put them), where the one-sided gradient stays of order 0.1-1; only narrow
+nets' misses are certified spurious minima (55 % of width-1 runs on random labels and on
+the planted set) or saddles.
 """
 
 from __future__ import annotations
