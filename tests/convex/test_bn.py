@@ -120,13 +120,13 @@ def test_weights_attain_the_objective_in_the_bn_network(name: str) -> None:
     # the read-off is exact algebra: the two values differ by rounding only
     assert_close(direct_objective(X, y, U, gamma, b, alpha, beta, s), fit.objective,
                  rtol=1e-10, atol=1e-12, what="BN objective of the weights")  # fmt: skip
-    assert_close(bn_objective(X, y, U, gamma, b, alpha, beta, bias_scale=s), fit.objective,
+    assert_close(bn_objective(X, y, (U, gamma, b, alpha), beta, bias_scale=s), fit.objective,
                  rtol=1e-10, atol=1e-12, what="bn_objective")  # fmt: skip
     # the network's predictions, both ways
-    assert_close(bn_predict(X, U, gamma, b, alpha, bias_scale=s), fit.predict(),
+    assert_close(bn_predict(X, (U, gamma, b, alpha), bias_scale=s), fit.predict(),
                  rtol=1e-10, atol=1e-10, what="predictions")  # fmt: skip
     # its certificate: gap within the solver's tolerance
-    gap = bn_optimality_gap(X, y, U, gamma, b, alpha, beta, bias_scale=s)
+    gap = bn_optimality_gap(X, y, (U, gamma, b, alpha), beta, bias_scale=s)
     assert 0 <= gap <= 1e-6 * fit.objective + 1e-12
 
 
@@ -153,10 +153,10 @@ def test_weak_duality_for_random_bn_networks() -> None:
         scale = 10 ** (trial % 5 - 2)
         U = torch.randn(m, 2, generator=g, dtype=DT)
         gamma, b, alpha = (scale * torch.randn(m, generator=g, dtype=DT) for _ in range(3))
-        value = bn_objective(X, y, U, gamma, b, alpha, beta, bias_scale=s)
+        value = bn_objective(X, y, (U, gamma, b, alpha), beta, bias_scale=s)
         # p*_BN is within 1e-6 relative of fit.objective and at least fit.lower_bound
         assert value >= fit.lower_bound - 1e-12
-        gap = bn_optimality_gap(X, y, U, gamma, b, alpha, beta, bias_scale=s)
+        gap = bn_optimality_gap(X, y, (U, gamma, b, alpha), beta, bias_scale=s)
         # the gap bounds the excess over p* (>= lower_bound) from above
         assert gap >= value - fit.objective - 1e-6 * fit.objective
 
@@ -188,7 +188,7 @@ def test_trained_bn_networks_never_beat_p_star_and_wide_ones_come_close() -> Non
     values = []
     for seed in range(8):
         U, gamma, b, alpha = _train_bn(X, y, beta, m=32, seed=seed)
-        values.append(bn_objective(X, y, U, gamma, b, alpha, beta))
+        values.append(bn_objective(X, y, (U, gamma, b, alpha), beta))
     # weak duality on networks optimized to be as low as possible
     assert min(values) >= fit.lower_bound - 1e-10
     # L-BFGS stalls on the kinks of the ReLU: the best of 8 width-32 runs ended 0.54 %
@@ -260,7 +260,7 @@ def test_rank_k_programs_decrease_to_p_star() -> None:
     V = bn_geometry(X).V
     assert torch.allclose(U - (U @ V[:, :1]) @ V[:, :1].T, torch.zeros_like(U), atol=1e-10)
     # and it attains its value in the BN network
-    assert_close(bn_objective(X, y, *f1.weights(), beta), f1.objective, rtol=1e-10,
+    assert_close(bn_objective(X, y, f1.weights(), beta), f1.objective, rtol=1e-10,
                  atol=1e-12, what="rank-1 weights")  # fmt: skip
 
 
@@ -272,7 +272,7 @@ def test_predictions_at_new_points_use_the_training_statistics() -> None:
     mu, nu = z.mean(0), (z - z.mean(0)).norm(dim=0)
     by_hand = torch.relu(gamma * (Xn @ U.T - mu) / nu + s * b) @ alpha
     assert_close(fit.predict(Xn), by_hand, rtol=1e-10, atol=1e-10, what="fit.predict")
-    assert_close(bn_predict(X, U, gamma, b, alpha, X_new=Xn), by_hand, rtol=1e-12,
+    assert_close(bn_predict(X, (U, gamma, b, alpha), X_new=Xn), by_hand, rtol=1e-12,
                  atol=1e-12, what="bn_predict")  # fmt: skip
 
 
@@ -288,10 +288,11 @@ def test_predictions_at_new_points_use_the_training_statistics() -> None:
         (lambda X, y: fit_relu_bn(X, y[:3], 0.1), "y has shape"),
         (lambda X, y: fit_relu_bn(X.int(), y, 0.1), "floating"),
         (lambda X, y: fit_relu_bn(X * float("nan"), y, 0.1), "NaN|finite"),
-        (lambda X, y: bn_objective(X, y, torch.zeros(1, 2, dtype=DT), [1.0], [0.0], [1.0], 0.1),
+        (lambda X, y: bn_objective(X, y, (torch.zeros(1, 2, dtype=DT), [1.0], [0.0], [1.0]), 0.1),
          "constant"),
-        (lambda X, y: bn_objective(X, y, torch.ones(2, 2, dtype=DT), [1.0], [0.0], [1.0], 0.1),
+        (lambda X, y: bn_objective(X, y, (torch.ones(2, 2, dtype=DT), [1.0], [0.0], [1.0]), 0.1),
          "gamma has shape"),
+        (lambda X, y: bn_objective(X, y, torch.ones(2, 2, dtype=DT), 0.1), "weights must be"),
     ],
 )  # fmt: skip
 def test_bad_input_gets_one_clear_sentence(call, match: str) -> None:

@@ -92,7 +92,7 @@ def test_cell_rows_against_p_star() -> None:
         # the stored loss is the BN objective of the stored weights
         theta = torch.as_tensor(np.asarray(r["params"]))[None]
         U, gamma, b, alpha = (t[0] for t in make_problem(c).parts(theta))
-        value = bn_objective(X, y, U, gamma, b, alpha, c["beta"])
+        value = bn_objective(X, y, (U, gamma, b, alpha), c["beta"])
         assert value == pytest.approx(ref.p_star * (1 + r["excess"]), rel=1e-9)
 
 

@@ -9,57 +9,10 @@
   plain program on the whitened centred data; its closed form when n <= d + 1.
 """
 
-from .bn import (
-    BNClosedForm,
-    BNGeometry,
-    ConvexBNFit,
-    bn_geometry,
-    bn_objective,
-    bn_optimality_gap,
-    bn_predict,
-    closed_form_bn,
-    fit_relu_bn,
-)
-from .lifted import LiftedSolution, lifted_least_squares, network_from_matrix
-from .patterns import interior_points, pattern_count, relu_patterns, sample_gates
-from .relu import (
-    ConvexReLUFit,
-    dual_bound,
-    fit_gated_relu,
-    fit_relu,
-    fit_relu_batch,
-    max_correlation,
-    nonconvex_objective,
-    optimality_gap,
-    relu_from_gated,
-    sequential_weights,
-)
+from . import bn, lifted, patterns, relu
+from .bn import *  # noqa: F403
+from .lifted import *  # noqa: F403
+from .patterns import *  # noqa: F403
+from .relu import *  # noqa: F403
 
-__all__ = [
-    "BNClosedForm",
-    "BNGeometry",
-    "ConvexBNFit",
-    "bn_geometry",
-    "bn_objective",
-    "bn_optimality_gap",
-    "bn_predict",
-    "closed_form_bn",
-    "fit_relu_bn",
-    "ConvexReLUFit",
-    "LiftedSolution",
-    "dual_bound",
-    "fit_gated_relu",
-    "fit_relu",
-    "fit_relu_batch",
-    "interior_points",
-    "lifted_least_squares",
-    "max_correlation",
-    "network_from_matrix",
-    "nonconvex_objective",
-    "optimality_gap",
-    "pattern_count",
-    "relu_from_gated",
-    "relu_patterns",
-    "sample_gates",
-    "sequential_weights",
-]
+__all__ = [*bn.__all__, *lifted.__all__, *patterns.__all__, *relu.__all__]

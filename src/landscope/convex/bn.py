@@ -101,14 +101,18 @@ def _positive(name: str, value: object) -> float:
     return float(value)
 
 
-def _bn_weights(
-    U: object, gamma: object, b: object, alpha: object, d: int
-) -> tuple[torch.Tensor, ...]:
-    U = torch.as_tensor(U).to(torch.float64)
+def _bn_weights(weights: object, d: int) -> tuple[torch.Tensor, ...]:
+    """(U (m, d), gamma (m,), b (m,), alpha (m,)) as float64, checked."""
+    if not isinstance(weights, (tuple, list)) or len(weights) != 4:
+        raise ValueError(
+            "weights must be the tuple (U, gamma, b, alpha) of a BN network, as "
+            "ConvexBNFit.weights() and ReluBatchNorm.parts() give it."
+        )
+    U = torch.as_tensor(weights[0]).to(torch.float64)
     if U.dim() != 2 or U.shape[1] != d:
         raise ValueError(f"U has shape {tuple(U.shape)}; expected (m, {d}) to match X.")
     out = [U]
-    for name, v in (("gamma", gamma), ("b", b), ("alpha", alpha)):
+    for name, v in zip(("gamma", "b", "alpha"), weights[1:], strict=True):
         t = torch.as_tensor(v).to(torch.float64)
         if t.shape != (U.shape[0],):
             raise ValueError(f"{name} has shape {tuple(t.shape)}; expected ({U.shape[0]},).")
@@ -238,22 +242,16 @@ def bn_geometry(X: object, *, bias_scale: float = 1.0, rank: int | None = None) 
 
 # ------------------------------------------------------------------ the BN network
 def bn_predict(
-    X: object,
-    U: object,
-    gamma: object,
-    b: object,
-    alpha: object,
-    *,
-    bias_scale: float = 1.0,
-    X_new: object | None = None,
+    X: object, weights: object, *, bias_scale: float = 1.0, X_new: object | None = None
 ) -> torch.Tensor:
-    """Outputs of a BN network (n',): the statistics are the training X's, as at inference.
+    """Outputs (n',) of the BN network ``weights`` = (U, gamma, b, alpha) at X_new (default
+    X), with the statistics of the training X (mean and norm of X u_j), as at inference.
 
     Raises:
         ValueError: bad shapes, non-finite weights, a neuron with X u constant.
     """
     X = _matrix(X)
-    U, gamma, b, alpha = _bn_weights(U, gamma, b, alpha, X.shape[1])
+    U, gamma, b, alpha = _bn_weights(weights, X.shape[1])
     s = _positive("bias_scale", bias_scale)
     Z = X @ U.T
     mu = Z.mean(0)
@@ -268,22 +266,17 @@ def bn_predict(
 
 
 def bn_objective(
-    X: object,
-    y: object,
-    U: object,
-    gamma: object,
-    b: object,
-    alpha: object,
-    beta: float,
-    *,
-    bias_scale: float = 1.0,
+    X: object, y: object, weights: object, beta: float, *, bias_scale: float = 1.0
 ) -> float:
-    """1/2 ||sum_j relu(BN(X u_j)) alpha_j - y||^2 + beta/2 sum_j (gamma^2 + b^2 + alpha^2)."""
+    """1/2 ||sum_j relu(BN(X u_j)) alpha_j - y||^2 + beta/2 sum_j (gamma^2 + b^2 + alpha^2).
+
+    ``weights`` = (U (m, d), gamma (m,), b (m,), alpha (m,)).
+    """
     X = _matrix(X)
     y = _targets(y, X.shape[0])
     beta = _positive("beta", beta)
-    U, gamma, b, alpha = _bn_weights(U, gamma, b, alpha, X.shape[1])
-    e = bn_predict(X, U, gamma, b, alpha, bias_scale=bias_scale) - y
+    U, gamma, b, alpha = w = _bn_weights(weights, X.shape[1])
+    e = bn_predict(X, w, bias_scale=bias_scale) - y
     pen = (gamma * gamma).sum() + (b * b).sum() + (alpha * alpha).sum()
     return float(0.5 * (e * e).sum() + 0.5 * beta * pen)
 
@@ -291,17 +284,14 @@ def bn_objective(
 def bn_optimality_gap(
     X: object,
     y: object,
-    U: object,
-    gamma: object,
-    b: object,
-    alpha: object,
+    weights: object,
     beta: float,
     *,
     bias_scale: float = 1.0,
     patterns: torch.Tensor | None = None,
     max_patterns: int = 1_000_000,
 ) -> float:
-    """An upper bound on bn_objective(...) - p*_BN: the primal value minus a dual value.
+    """An upper bound on bn_objective(X, y, weights, beta) - p*_BN: primal minus dual value.
 
     The BN network's residual r = y - f is that of the plain network on the features A
     (see the module docstring), so the dual bound of r on A bounds p*_BN from below.
@@ -315,8 +305,8 @@ def bn_optimality_gap(
     """
     X = _matrix(X)
     y = _targets(y, X.shape[0])
-    primal = bn_objective(X, y, U, gamma, b, alpha, beta, bias_scale=bias_scale)
-    r = y - bn_predict(X, U, gamma, b, alpha, bias_scale=bias_scale)
+    primal = bn_objective(X, y, weights, beta, bias_scale=bias_scale)
+    r = y - bn_predict(X, weights, bias_scale=bias_scale)
     A = bn_geometry(X, bias_scale=bias_scale).features()
     lower = dual_bound(A, y, r, beta, patterns=patterns, max_patterns=max_patterns)
     return max(primal - lower, 0.0)

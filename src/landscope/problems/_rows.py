@@ -7,6 +7,7 @@ capability the driver uses to keep rows and data aligned when it compacts its ba
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,10 @@ import torch
 from .._validate import as_param_batch, check_finite
 
 __all__ = ["RowSamples", "row_samples"]
+
+
+def _number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def row_samples(X: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -81,6 +86,34 @@ class RowSamples:
         for key, value in {**values, "dtype": X.dtype, "device": X.device}.items():
             object.__setattr__(self, key, value)
         return X, y
+
+    @staticmethod
+    def _cat(W: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """Neuron blocks W (R, m, k) (row-major) then alpha (R, m) -> rows (R, m k + m)."""
+        return torch.cat([W.reshape(W.shape[0], -1), alpha], dim=1)
+
+    def _store_decay(self, beta_why: str = "") -> None:
+        """Check and store ``beta`` (> 0), ``init_scale`` (> 0) and ``global_min`` (None, or
+        a number >= 0 with shared data), for the weight-decay problems."""
+        set_ = object.__setattr__
+        beta = self.beta
+        if not (_number(beta) and beta > 0):
+            raise ValueError(f"beta must be a finite number > 0{beta_why}, got {beta!r}.")
+        s = self.init_scale
+        if not (_number(s) and s > 0):
+            raise ValueError(f"init_scale must be a positive number, got {s!r}.")
+        gm = self.global_min
+        if gm is not None:
+            if not (_number(gm) and gm >= 0):
+                raise ValueError(f"global_min must be None or a finite number >= 0, got {gm!r}.")
+            if not self.shared:
+                raise ValueError(
+                    "global_min is one optimal value for every row, so it needs one shared "
+                    "sample: pass X (n, d) and y (n,)."
+                )
+            set_(self, "global_min", float(gm))
+        set_(self, "beta", float(beta))
+        set_(self, "init_scale", float(s))
 
     def _rows(self, theta: torch.Tensor):
         """``split(theta)`` after checking theta is (R, P), R the rows' count if they own data."""

@@ -56,17 +56,13 @@ from dataclasses import dataclass, field
 import torch
 from torch.func import jvp, vmap
 
-from ._rows import RowSamples
+from ._rows import RowSamples, _number
 from .empirical import _load_jvp_decompositions
 
 __all__ = ["ReluBatchNorm"]
 
 _HESSIAN_CHUNK_ELEMS = 2**24
 """About how many numbers one chunk of the Hessian's mapped jvps may hold per tensor."""
-
-
-def _number(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,27 +115,11 @@ class ReluBatchNorm(RowSamples):
         self._store_samples(self.X, self.y)
         if self.n < 2:
             raise ValueError(f"X has {self.n} sample(s); batch normalization needs n >= 2 samples.")
-        if not (_number(self.beta) and self.beta > 0):
-            raise ValueError(f"beta must be a finite number > 0, got {self.beta!r}.")
+        self._store_decay()
         c = self.bias_scale
         if not (_number(c) and c > 0):
             raise ValueError(f"bias_scale must be a finite number > 0, got {c!r}.")
-        s = self.init_scale
-        if not (_number(s) and s > 0):
-            raise ValueError(f"init_scale must be a positive number, got {s!r}.")
-        gm = self.global_min
-        if gm is not None:
-            if not (_number(gm) and gm >= 0):
-                raise ValueError(f"global_min must be None or a finite number >= 0, got {gm!r}.")
-            if not self.shared:
-                raise ValueError(
-                    "global_min is one optimal value for every row, so it needs one shared "
-                    "sample: pass X (n, d) and y (n,)."
-                )
-            set_(self, "global_min", float(gm))
-        set_(self, "beta", float(self.beta))
         set_(self, "bias_scale", float(c))
-        set_(self, "init_scale", float(s))
         set_(self, "n_params", self.width * (self.d + 3))
 
     # ----------------------------------------------------------------- layout
@@ -207,10 +187,6 @@ class ReluBatchNorm(RowSamples):
                 f"join takes (U, gamma, b, alpha) or (W, alpha), got {len(blocks)} blocks."
             )
         return self._cat(W, alpha)
-
-    @staticmethod
-    def _cat(W: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        return torch.cat([W.reshape(W.shape[0], -1), alpha], dim=1)
 
     def init(
         self,

@@ -46,10 +46,6 @@ from ._rows import RowSamples
 __all__ = ["ReluWeightDecay"]
 
 
-def _number(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 @dataclass(frozen=True, eq=False)
 class ReluWeightDecay(RowSamples):
     """1/2 ||sum_j alpha_j (X u_j)_+ - y||^2 + beta/2 (||U||^2 + ||alpha||^2), R runs at once.
@@ -97,25 +93,7 @@ class ReluWeightDecay(RowSamples):
         set_ = object.__setattr__
         X, y = self._store_samples(self.X, self.y)
         w = self.width
-        if not (_number(self.beta) and self.beta > 0):
-            raise ValueError(
-                f"beta must be a finite number > 0 (the convex reformulation needs weight "
-                f"decay), got {self.beta!r}."
-            )
-        s = self.init_scale
-        if not (_number(s) and s > 0):
-            raise ValueError(f"init_scale must be a positive number, got {s!r}.")
-        gm = self.global_min
-        if gm is not None:
-            if not (_number(gm) and gm >= 0):
-                raise ValueError(f"global_min must be None or a finite number >= 0, got {gm!r}.")
-            if not self.shared:
-                raise ValueError(
-                    "global_min is one optimal value for every row, so it needs one shared "
-                    "sample: pass X (n, d) and y (n,)."
-                )
-            set_(self, "global_min", float(gm))
-        set_(self, "beta", float(self.beta))
+        self._store_decay(" (the convex reformulation needs weight decay)")
         set_(self, "n_params", w * (self.d + 1))
 
     # ----------------------------------------------------------------- layout
@@ -147,10 +125,6 @@ class ReluWeightDecay(RowSamples):
                 f"U (R, {m}, {d}) and alpha (R, {m}), or U ({m}, {d}) and alpha ({m},)."
             )
         return self._cat(U, alpha)
-
-    @staticmethod
-    def _cat(U: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        return torch.cat([U.reshape(U.shape[0], -1), alpha], dim=1)
 
     def init(
         self,

@@ -102,7 +102,8 @@ from ..problems import ReluBatchNorm
 from ._checks import at_least, one_of, positive
 from ._params import grad_tol, max_steps, polish_from, polish_tol
 from ._study import Grid, Param, Results, Study
-from .figures import Band, FigureSpec, Line, Panel, floats, grid_chart
+from .convex_relu import GAP_BANDS, HEAD
+from .figures import FigureSpec, band_chart, grid_chart
 from .protocol import Cell, Measure, PolishCertify, Protocol, Train
 from .summary import Agg, SummarySpec
 
@@ -295,10 +296,9 @@ def _measure(cell: Cell) -> dict[str, Any]:
     gaps = np.full(cell.R, np.nan)
     for r in np.flatnonzero(np.isfinite(loss)):
         try:
-            gap = bn_optimality_gap(
-                X, y, U[r], gamma[r], b[r], alpha[r], cfg["beta"],
-                bias_scale=cfg["bias_scale"], patterns=ref.patterns,
-            )  # fmt: skip
+            w = (U[r], gamma[r], b[r], alpha[r])
+            gap = bn_optimality_gap(X, y, w, cfg["beta"], bias_scale=cfg["bias_scale"],
+                                    patterns=ref.patterns)  # fmt: skip
         except ValueError:  # a neuron whose X u is constant: BN is undefined there
             continue
         gaps[r] = gap / ref.p_star
@@ -396,75 +396,37 @@ SUMMARY = SummarySpec(
 
 
 # --------------------------------------------------------------------------- figures
+CHARTS = (  # (stem, lines, percent, title) of the grids of panels, data x shape
+    ("convex-bn",
+     (("reached_optimum", "reached p* (1e-4)"), ("near_optimum", "within 1 % of p*"),
+      ("saddle", "saddle (Hessian)")),
+     True, "GD-trained BN-ReLU nets reaching p* (Ergen et al. 2022)"),
+    ("convex-bn-test",
+     (("test_gd", "GD-trained BN nets (median)"), ("test_full", "convex optimum p*"),
+      ("test_rule", "convex, top-k directions")),
+     False, "Held-out error: GD's implicit bias against the convex programs"),
+)  # fmt: skip
+
+
 def figures(summary: list[dict]) -> list[FigureSpec]:
-    """Reaching p*, the certified gaps of the misses, and GD against the convex programs."""
+    """Reaching p*, held-out errors against the convex programs, gaps of the misses."""
     specs = [
-        grid_chart(
-            summary,
-            row="data",
-            col="shape",
-            x="width",
-            ys=(
-                ("reached_optimum", "reached p* (1e-4)"),
-                ("near_optimum", "within 1 % of p*"),
-                ("saddle", "saddle (Hessian)"),
-            ),  # fmt: skip
-            stem="convex-bn",
-            xlabel="hidden neurons m",
-            logx=True,
-            title="GD-trained BN-ReLU nets reaching p* (Ergen et al. 2022)",
-        ),
-        grid_chart(
-            summary,
-            row="data",
-            col="shape",
-            x="width",
-            ys=(
-                ("test_gd", "GD-trained BN nets (median)"),
-                ("test_full", "convex optimum p*"),
-                ("test_rule", "convex, top-k directions"),
-            ),  # fmt: skip
-            stem="convex-bn-test",
-            xlabel="hidden neurons m",
-            percent=False,
-            logx=True,
-            title="Held-out error: GD's implicit bias against the convex programs",
-        ),
-    ]
-    marks = []
+        grid_chart(summary, row="data", col="shape", x="width", ys=ys, stem=stem,
+                   xlabel="hidden neurons m", percent=percent, logx=True, title=title)
+        for stem, ys, percent, title in CHARTS
+    ]  # fmt: skip
     sets = dict.fromkeys((c["data"], c["shape"]) for c in summary)
-    for i, (data, shape) in enumerate(sets):
-        cells = [c for c in summary if (c["data"], c["shape"]) == (data, shape)
-                 and c["gap_median"] is not None]  # fmt: skip
-        if not cells:
-            continue
-        color = f"C{i}"
-        x = floats(c["width"] for c in cells)
-        marks.append(Band(x, floats(c["gap_min"] for c in cells),
-                          floats(c["gap_max"] for c in cells), color=color, alpha=0.2))  # fmt: skip
-        marks.append(Line(x, floats(c["gap_median"] for c in cells), f"{data} {shape}",
-                          color=color, marker="o"))  # fmt: skip
-    if marks:
-        panel = Panel(
-            tuple(marks),
-            xlabel="hidden neurons m",
-            ylabel="certified gap / p* (misses: median, min-max)",
-            xscale="log2",
-            yscale="log",
-            legend=True,
-        )
-        title = "BN nets that missed p*: certified duality gaps"
-        specs.append(FigureSpec("convex-bn-gaps", (panel,), title=title, size=(6.0, 4.0), dpi=150))
-    return specs
+    series = [(f"{data} {shape}", [c for c in summary if (c["data"], c["shape"]) == (data, shape)])
+              for data, shape in sets]  # fmt: skip
+    title = "BN nets that missed p*: certified duality gaps"
+    gaps = band_chart(series, stem="convex-bn-gaps", title=title, **GAP_BANDS)
+    return specs + ([gaps] if gaps else [])
 
 
 TABLE = (
     ("data", "data", "s"),
     ("shape", "n x d", "s"),
-    ("width", "m", "d"),
-    ("m_star", "m* bound", "d"),
-    ("runs", "runs", "d"),
-    ("reached_optimum", "reached p*", ".0%"),
+    *HEAD,
     ("near_optimum", "1 % of p*", ".0%"),
     ("gap_median", "gap med.", ".1e"),
     ("test_gd", "test GD", ".3f"),

@@ -71,7 +71,7 @@ from ..problems import ReluWeightDecay
 from ._checks import at_least, one_of, positive
 from ._params import grad_tol, max_steps, polish_from, polish_tol
 from ._study import Grid, Param, Results, Study
-from .figures import Band, FigureSpec, Line, Panel, floats, line_chart
+from .figures import FigureSpec, band_chart, line_chart
 from .protocol import Cell, Measure, PolishCertify, Protocol, Train
 from .summary import Agg, SummarySpec
 
@@ -218,6 +218,17 @@ SUMMARY = SummarySpec(
 )
 
 
+# the certified gaps of the runs that missed p*, against the width (``band_chart``)
+GAP_BANDS = {
+    "x": "width",
+    "mid": "gap_median",
+    "lo": "gap_min",
+    "hi": "gap_max",
+    "xlabel": "hidden neurons m",
+    "ylabel": "certified gap / p* (misses: median, min-max)",
+}
+
+
 def figures(summary: list[dict]) -> list[FigureSpec]:
     """Fraction reaching p* against width; the certified gaps of the misses."""
     specs = [
@@ -232,29 +243,11 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
             title="Trained nets reaching the convex optimum (Pilanci & Ergen 2020)",
         )
     ]
-    marks = []
-    for i, data in enumerate(dict.fromkeys(c["data"] for c in summary)):
-        cells = [c for c in summary if c["data"] == data and c["gap_median"] is not None]
-        if not cells:
-            continue
-        color = f"C{i}"
-        x = floats(c["width"] for c in cells)
-        marks.append(Band(x, floats(c["gap_min"] for c in cells),
-                          floats(c["gap_max"] for c in cells), color=color, alpha=0.2))  # fmt: skip
-        marks.append(Line(x, floats(c["gap_median"] for c in cells), data, color=color, marker="o"))
-    if marks:
-        panel = Panel(
-            tuple(marks),
-            xlabel="hidden neurons m",
-            ylabel="certified gap / p* (misses: median, min-max)",
-            xscale="log2",
-            yscale="log",
-            legend=True,
-        )
-        title = "Certified gaps of the runs that missed p* (duality gap / p*)"
-        specs.append(
-            FigureSpec("convex-relu-gaps", (panel,), title=title, size=(6.0, 4.0), dpi=150)
-        )
+    series = [(data, [c for c in summary if c["data"] == data])
+              for data in dict.fromkeys(c["data"] for c in summary)]  # fmt: skip
+    title = "Certified gaps of the runs that missed p* (duality gap / p*)"
+    gaps = band_chart(series, stem="convex-relu-gaps", title=title, **GAP_BANDS)
+    specs.extend([gaps] if gaps else [])
     return specs
 
 
@@ -265,12 +258,13 @@ VERDICT_HEADERS = (
     ("not_converged", "not conv."),
 )
 
+# the first columns of the convex studies' tables, after the data
+HEAD = (("width", "m", "d"), ("m_star", "m* bound", "d"), ("runs", "runs", "d"),
+        ("reached_optimum", "reached p*", ".0%"))  # fmt: skip
+
 TABLE = (
     ("data", "data", "s"),
-    ("width", "m", "d"),
-    ("m_star", "m* bound", "d"),
-    ("runs", "runs", "d"),
-    ("reached_optimum", "reached p*", ".0%"),
+    *HEAD,
     ("gap_median", "gap med. (misses)", ".1e"),
     # the Hessian verdicts' shares
     *((key, head, ".0%") for key, head in VERDICT_HEADERS),

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 __all__ = [
     "Band",
+    "band_chart",
     "Bars",
     "FigureSpec",
     "HLine",
@@ -334,6 +335,39 @@ def line_chart(
     panel = Panel(tuple(marks), xlabel=xlabel or x, ylabel=ylabel or y, percent=percent,
                   integer_x=integer_x, legend=True)  # fmt: skip
     return FigureSpec(stem, (panel,), title=title or None, size=(6.0, 4.0), dpi=150)
+
+
+def band_chart(
+    series: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+    *,
+    x: str,
+    mid: str,
+    lo: str,
+    hi: str,
+    stem: str,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+) -> FigureSpec | None:
+    """One line of ``mid`` with a band from ``lo`` to ``hi`` per labelled series of cells,
+    log-log (x in powers of 2); cells whose ``mid`` is None are left out, and None is
+    returned when no cell is left (nothing to draw).
+    """
+    marks: list[Mark] = []
+    for i, (label, rows) in enumerate(series):
+        cells = [c for c in rows if c[mid] is not None]
+        if not cells:
+            continue
+        color = f"C{i}"
+        xs = floats(c[x] for c in cells)
+        marks.append(Band(xs, floats(c[lo] for c in cells), floats(c[hi] for c in cells),
+                          color=color, alpha=0.2))  # fmt: skip
+        marks.append(Line(xs, floats(c[mid] for c in cells), label, color=color, marker="o"))
+    if not marks:
+        return None
+    panel = Panel(tuple(marks), xlabel=xlabel, ylabel=ylabel, xscale="log2", yscale="log",
+                  legend=True)  # fmt: skip
+    return FigureSpec(stem, (panel,), title=title, size=(6.0, 4.0), dpi=150)
 
 
 def grid_chart(
