@@ -58,6 +58,7 @@ from landscope.problems import (
     RowData,
     StopNorm,
     TwoLayerRegression,
+    UnivariateReLU,
     planted,
 )
 
@@ -151,6 +152,18 @@ def _relu_bn(shared: bool) -> ReluBatchNorm:
     if shared:
         return ReluBatchNorm(X[0], y[0], width=4, beta=0.3, bias_scale=0.5)
     return ReluBatchNorm(X, y, width=4, beta=0.3)
+
+
+def _univariate(shared: bool) -> UnivariateReLU:
+    # shared: x (n,) for every row, no linear term, knots drawn uniformly, f = 0 at init;
+    # rows: x (R, n) one per row, the linear term (v, w), gaussian first layer, odd width
+    x = torch.randn(R, 6, generator=_gen(17), dtype=F64)
+    y = torch.randn(R, 6, generator=_gen(18), dtype=F64)
+    if shared:
+        return UnivariateReLU(x[0], y[0], width=4, init_kind="uniform", symmetric=True)
+    return UnivariateReLU(
+        x, y, width=3, linear=True, init_kind="gaussian", ratio=2.0, symmetric=False
+    )
 
 
 def _psd_quadratic() -> Quadratic:
@@ -287,6 +300,14 @@ FACTORIES: dict[type, list[Case]] = {
             frozenset({RowData, Residuals, Factored}),
         )
         for shared in (False, True)
+    ],
+    UnivariateReLU: [
+        Case(
+            f"univariate-{'shared' if shared else 'rows-linear'}",
+            (lambda shared=shared: _univariate(shared)),
+            frozenset({RowData, Residuals, Factored}),
+        )
+        for shared in (True, False)
     ],
 }
 CASES = [c for cases in FACTORIES.values() for c in cases]

@@ -159,6 +159,21 @@ def _convex_bn() -> list[dict]:
     return out
 
 
+def _univariate_regimes() -> list[dict]:
+    import numpy as np
+
+    grid = np.linspace(-1, 1, 101)
+    out = []
+    for m in (50, 500):
+        for ratio in (1e-3, 1.0, 10.0):
+            out.append({"data": "alternating", "width": m, "ratio": ratio,
+                        "dist_cubic": 0.05 if ratio < 1 else 0.3,
+                        "dist_linear": 0.3 if ratio < 1 else 0.01,
+                        "curve": (0.5 * np.cos(2.5 * np.pi * grid)).tolist(),
+                        "knots": [-0.6, 0.2, 0.6] if ratio >= 1 else []})  # fmt: skip
+    return out
+
+
 SUMMARIES: dict[str, list[dict]] = {
     "spurious-relu": _spurious_relu(),
     "spurious-spectra": _spurious_spectra(),
@@ -172,6 +187,7 @@ SUMMARIES: dict[str, list[dict]] = {
     "minima-barriers": _minima_barriers(),
     "convex-relu": _convex_relu(),
     "convex-bn": _convex_bn(),
+    "univariate-regimes": _univariate_regimes(),
 }
 
 # the files each study draws from its summary above
@@ -188,6 +204,12 @@ STEMS = {
     "minima-barriers": ["minima-barriers"],
     "convex-relu": ["convex-relu", "convex-relu-gaps"],
     "convex-bn": ["convex-bn", "convex-bn-test", "convex-bn-gaps"],
+    "univariate-regimes": [
+        "univariate-regimes-cubic-alternating",
+        "univariate-regimes-linear-alternating",
+        "univariate-regimes-functions-alternating",
+        "univariate-regimes-knots-alternating",
+    ],
 }
 
 

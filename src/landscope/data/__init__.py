@@ -6,6 +6,7 @@
 - ``polynomial(n, degree)``: Freeman & Bruna's regression y = x^p on [0, 1];
 - ``regression_set(kind, n, d, seed=)``: planted-ReLU, pure-noise or digits (3 vs 8)
   regression sets with a bias column, for the convex ReLU study;
+- ``univariate_set(kind, n, seed=)``: alternating or smooth 1-D interpolation sets;
 - ``load_points(path, n)``: a user's (n, d) array from a ``.npy`` or ``.csv`` file;
 - ``points(source, n)``: any of these by name (``sphere``, ``digits``) or file path.
 
@@ -19,6 +20,7 @@ from .points import DATA_SOURCES, DATA_SUFFIXES, DEFAULT_N, points
 from .polynomial import polynomial
 from .regression import REGRESSION_SETS, regression_set
 from .sphere import sphere
+from .univariate import UNIVARIATE_SETS, univariate_set
 
 __all__ = [
     "DATA_SOURCES",
@@ -27,6 +29,7 @@ __all__ = [
     "DIGITS_LEVELS",
     "DIGITS_N",
     "REGRESSION_SETS",
+    "UNIVARIATE_SETS",
     "digit_images",
     "digits",
     "load_points",
@@ -34,4 +37,5 @@ __all__ = [
     "polynomial",
     "regression_set",
     "sphere",
+    "univariate_set",
 ]

@@ -31,6 +31,7 @@ from .relu_decay import ReluWeightDecay
 from .relu_teacher import ReluTeacherStudent
 from .toy import DoubleWell, MuellerBrown, Quadratic
 from .two_layer import TwoLayerRegression
+from .univariate import INITS, UnivariateReLU
 
 __all__ = [
     "LocalConvexity",
@@ -63,5 +64,7 @@ __all__ = [
     "MuellerBrown",
     "Quadratic",
     "TwoLayerRegression",
+    "UnivariateReLU",
+    "INITS",
 ]
 __all__ += capabilities.__all__

@@ -33,6 +33,7 @@ def studies() -> dict[str, Study]:
     from .recovery import STUDY as recovery
     from .spurious_relu import STUDY as spurious_relu
     from .spurious_spectra import STUDY as spurious_spectra
+    from .univariate_regimes import STUDY as univariate_regimes
 
     return {
         s.name: s
@@ -49,6 +50,7 @@ def studies() -> dict[str, Study]:
             minima_barriers,
             convex_relu,
             convex_bn,
+            univariate_regimes,
         )
     }
 
