@@ -350,10 +350,10 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     for key, name in (("dist_cubic", "cubic"), ("dist_linear", "linear")):
         for data in dict.fromkeys(c["data"] for c in summary):
             cells = [c for c in summary if c["data"] == data]
-            title = f"Distance to the {name} spline ({data}; kernel < 1 <= adaptive)"
+            title = f"Distance to the {name} spline ({data} data)"
             spec = line_chart(cells, x="ratio", y=key, group="width", percent=False,
                               stem=f"univariate-regimes-{name}-{data}", title=title,
-                              xlabel="ratio sigma_c / sigma_w",
+                              xlabel="ratio sigma_c / sigma_w (kernel < 1 <= adaptive)",
                               ylabel=f"sup |f - {name} spline| / range(y)")  # fmt: skip
             p = spec.panels[0]
             panel = Panel(p.marks, xlabel=p.xlabel, ylabel=p.ylabel, xscale="log", legend=True)
@@ -387,19 +387,22 @@ def _function_figures(summary: list[dict]) -> list[FigureSpec]:
                 marks.append(Line(grid, floats(c["curve"]), label, color=color))
             marks.append(Scatter(floats(x), floats(y), size=25, color="k", label="data"))
             panels.append(Panel(tuple(marks), title=f"m = {w}", xlabel="x", legend=w == widths[0]))
+            labelled = False
             for c in cells:
                 if c["knots"]:
+                    label = None if labelled else f"m = {w}"
+                    labelled = True
                     knot_marks.append(Scatter(floats(c["knots"]),
                                               floats([math.log10(c["ratio"])] * len(c["knots"])),
                                               size=4, color=f"C{widths.index(w)}",
-                                              label=None))  # fmt: skip
+                                              label=label))  # fmt: skip
         if panels:
             out.append(FigureSpec(f"univariate-regimes-functions-{data}", tuple(panels),
                                   title=f"Learned functions, smallest and largest ratio ({data})",
                                   size=(4.0 * len(panels), 3.6), dpi=130))  # fmt: skip
         if knot_marks:
             panel = Panel((*knot_marks, Rug(floats(x), label="data")), xlabel="knot position x",
-                          ylabel="log10 ratio (first run's active knots)")  # fmt: skip
+                          ylabel="log10 ratio (first run's active knots)", legend=True)  # fmt: skip
             out.append(FigureSpec(f"univariate-regimes-knots-{data}", (panel,),
                                   title=f"Where the active knots end ({data})", size=(6.0, 4.0),
                                   dpi=130))  # fmt: skip
