@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["at_least", "one_of", "positive"]
+__all__ = ["at_least", "between", "one_of", "positive"]
 
 
 def at_least(name: str, lo: float) -> Callable[[Any], None]:
@@ -39,5 +39,17 @@ def one_of(name: str, allowed: Sequence[str]) -> Callable[[Any], None]:
     def check(v: str) -> None:
         if v not in allowed:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {v!r}.")
+
+    return check
+
+
+def between(name: str, lo: float, hi: float, *, include_hi: bool = False) -> Callable[[Any], None]:
+    """The value must be a finite number in (lo, hi), or (lo, hi] with ``include_hi``."""
+    close = "]" if include_hi else ")"
+
+    def check(v: float) -> None:
+        inside = lo < v <= hi if include_hi else lo < v < hi
+        if not (math.isfinite(v) and inside):
+            raise ValueError(f"{name} must be a number in ({lo:g}, {hi:g}{close}, got {v!r}.")
 
     return check

@@ -99,7 +99,7 @@ from ..convex import bn_geometry, bn_optimality_gap, closed_form_bn, fit_relu_bn
 from ..data import regression_set
 from ..optim import GD, Adam, Stop, cosine_decay
 from ..problems import ReluBatchNorm
-from ._checks import at_least, one_of, positive
+from ._checks import at_least, between, one_of, positive
 from ._params import grad_tol, max_steps, polish_from, polish_tol
 from ._study import Grid, Param, Results, Study
 from .convex_relu import GAP_BANDS, HEAD
@@ -128,21 +128,13 @@ def parse_shape(value: str) -> tuple[int, int]:
     return n, d
 
 
-def _unit_interval(name: str):
-    def check(v: float) -> None:
-        if not (math.isfinite(v) and 0 < v <= 1):
-            raise ValueError(f"{name} must be a number in (0, 1], got {v!r}.")
-
-    return check
-
-
 PARAMS = (
     Param("data", str, DATA, "planted (Gaussian inputs, ReLU teacher) or digits (3 vs 8)",
           one_of("data", DATA)),
     Param("shape", str, ("20x3", "12x16"), "n x d: training samples x inputs", parse_shape),
     Param("n_test", int, (200,), "held-out samples", at_least("n_test", 1)),
     Param("decay", float, (0.7,), "feature i is scaled by decay**i (singular values fall off)",
-          _unit_interval("decay")),
+          between("decay", 0, 1, include_hi=True)),
     Param("beta", float, (0.1,), "weight decay (beta/2 on gamma^2, b^2, alpha^2)",
           positive("beta")),
     Param("bias_scale", float, (1.0,), "BN(z) = gamma (z - mean) / ||z - mean|| + bias_scale b",
@@ -163,7 +155,7 @@ PARAMS = (
           positive("near_tol")),
     Param("energy", float, (0.9,),
           "GD-bias program: the top k singular directions carrying this share of ||Xc||^2",
-          _unit_interval("energy")),
+          between("energy", 0, 1, include_hi=True)),
     Param("max_patterns", int, (50_000,),
           "refuse data whose activation patterns are more (the convex solve's size)",
           at_least("max_patterns", 1)),

@@ -89,7 +89,7 @@ from ..data import UNIVARIATE_SETS, univariate_set
 from ..optim import GD, Stop, run
 from ..optim.driver import RunResult
 from ..problems import INITS, UnivariateReLU
-from ._checks import at_least, one_of, positive
+from ._checks import at_least, between, one_of, positive
 from ._params import max_steps
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, Line, Panel, Rug, Scatter, floats, line_chart
@@ -99,14 +99,6 @@ from .summary import Agg, SummarySpec
 __all__ = ["PROTOCOL", "STUDY", "make_problem", "references", "regime"]
 
 GRID_POINTS = 1001
-
-
-def _fraction(name: str):
-    def check(v: float) -> None:
-        if not (math.isfinite(v) and 0 < v < 2):
-            raise ValueError(f"{name} must be a number in (0, 2), got {v!r}.")
-
-    return check
 
 
 PARAMS = (
@@ -120,7 +112,7 @@ PARAMS = (
     Param("init", str, ("uniform",), "uniform knots (equal slopes) or gaussian (a, b)",
           one_of("init", INITS)),
     Param("step_frac", float, (1.0,), "GD step x the sharpness lambda_max(J'J), per stage",
-          _fraction("step_frac")),
+          between("step_frac", 0, 2)),
     Param("stages", int, (5,), "stages of GD, each with the step set afresh",
           at_least("stages", 1)),
     max_steps(40_000, "GD steps per run, all stages"),
