@@ -40,6 +40,7 @@ from landscope.problems import (
     CAPABILITIES,
     DeepQuadraticNet,
     DoubleWell,
+    DropoutLinear,
     EmpiricalTeacherStudent,
     Factored,
     KnownOptimum,
@@ -164,6 +165,13 @@ def _univariate(shared: bool) -> UnivariateReLU:
     return UnivariateReLU(
         x, y, width=3, linear=True, init_kind="gaussian", ratio=2.0, symmetric=False
     )
+
+
+def _dropout_linear(kind: str) -> DropoutLinear:
+    # samples as rows, two outputs; keep < 1 so that the regularizer is on
+    X = torch.randn(7, 3, generator=_gen(19), dtype=F64)
+    Y = torch.randn(7, 2, generator=_gen(20), dtype=F64)
+    return DropoutLinear(X, Y, width=4, keep=0.6, kind=kind)
 
 
 def _psd_quadratic() -> Quadratic:
@@ -308,6 +316,14 @@ FACTORIES: dict[type, list[Case]] = {
             frozenset({RowData, Residuals, Factored}),
         )
         for shared in (True, False)
+    ],
+    DropoutLinear: [
+        Case(
+            f"dropout-linear-{kind}",
+            (lambda kind=kind: _dropout_linear(kind)),
+            frozenset({Factored}),
+        )
+        for kind in ("dropout", "dropconnect")
     ],
 }
 CASES = [c for cases in FACTORIES.values() for c in cases]

@@ -174,6 +174,21 @@ def _univariate_regimes() -> list[dict]:
     return out
 
 
+def _dropout_rate() -> list[dict]:
+    out = []
+    for kind in ("dropout", "dropconnect"):
+        for data in ("whitened", "correlated"):
+            for q in (0.5, 0.9):
+                for r in (2, 8):
+                    rate = 2 * (1 - q) / q / r
+                    t = [0.0, 10.0, 20.0, 30.0]
+                    out.append({"kind": kind, "data": data, "keep": q, "width": r,
+                                "rate_measured": rate * 1.01, "rate_exact": rate,
+                                "rate_bound": None if r == 8 else rate * 1.1, "tail_t": t,
+                                "tail_grad": [10 ** (-6 - rate * x) for x in t]})  # fmt: skip
+    return out
+
+
 SUMMARIES: dict[str, list[dict]] = {
     "spurious-relu": _spurious_relu(),
     "spurious-spectra": _spurious_spectra(),
@@ -188,6 +203,7 @@ SUMMARIES: dict[str, list[dict]] = {
     "convex-relu": _convex_relu(),
     "convex-bn": _convex_bn(),
     "univariate-regimes": _univariate_regimes(),
+    "dropout-rate": _dropout_rate(),
 }
 
 # the files each study draws from its summary above
@@ -210,6 +226,7 @@ STEMS = {
         "univariate-regimes-functions-alternating",
         "univariate-regimes-knots-alternating",
     ],
+    "dropout-rate": ["dropout-rate-vs-keep", "dropout-rate-vs-width", "dropout-rate-tails"],
 }
 
 

@@ -222,6 +222,22 @@ def test_show_and_plot(tmp_path: Path) -> None:
         show_study(other, tmp_path)
 
 
+def test_show_reads_a_store_written_before_the_study_gained_a_column(tmp_path: Path) -> None:
+    toy = make_toy_study()
+    run_study(toy, {"a": [1]}, 2, tmp_path, progress=False)
+    seen = []
+
+    def summarize(rows: list[dict]) -> list[dict]:
+        seen.extend(r["newer"] for r in rows)
+        return toy.summarize(rows)
+
+    results = dataclasses.replace(toy.results, summarize=summarize)
+    newer = dataclasses.replace(toy, columns={**toy.columns, "newer": "DOUBLE"},
+                                results=results)  # fmt: skip
+    assert len(show_study(newer, tmp_path)) == 2
+    assert seen == [None] * 4  # the old rows read None in the new column, not a KeyError
+
+
 # -- a real kill -9 of a running `landscope run` ------------------------------------------
 
 

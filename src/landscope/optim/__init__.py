@@ -6,7 +6,9 @@ batched ``init``/``update`` pairs with per-row state: ``GD``, ``Adam`` (plain gr
 transformations, with an optional learning-rate ``Schedule`` such as ``cosine_decay``),
 ``Armijo`` (per-row backtracking GD), ``LBFGS``, ``LevenbergMarquardt``,
 ``Newton`` (damped, for polishing; ``newton_polish`` runs it in memory chunks) and
-``FIRE`` (inertial relaxation, for force fields such as nudged elastic bands).
+``FIRE`` (inertial relaxation, for force fields such as nudged elastic bands) and
+``SharpnessGD`` (each row's step a fraction of its Gauss-Newton sharpness, set afresh as
+it trains: GD that stays close to gradient flow).
 """
 
 from .armijo import Armijo
@@ -29,6 +31,7 @@ from .gauss_newton import GaussNewton
 from .lbfgs import LBFGS
 from .lm import LevenbergMarquardt
 from .newton import Newton, PolishResult, newton_polish
+from .sharpness import SharpnessGD, flow_time
 from .transforms import GD, Adam, Optimizer, Schedule, cosine_decay
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "GaussNewton",
     "LBFGS",
     "STATUS",
+    "SharpnessGD",
     "Adam",
     "Armijo",
     "Eval",
@@ -54,6 +58,7 @@ __all__ = [
     "Stop",
     "View",
     "cosine_decay",
+    "flow_time",
     "newton_polish",
     "restrict",
     "run",

@@ -22,6 +22,7 @@ from ._base import Problem, init_from_seeds
 from .capabilities import *  # noqa: F403  (its __all__ is added to this one)
 from .covariance import COVARIANCE_SPECS, covariance, gaussian_inputs, parse_covariance
 from .deep_quadratic import DeepQuadraticNet
+from .dropout_linear import DropoutLinear, WhitenedMinimizer, whitened_minimizer
 from .empirical import EmpiricalTeacherStudent, ModuleLoss
 from .models import MODELS, make_model, parse_model, sigmoid_mlp, small_cnn
 from .one_hidden import OneHiddenRegression, Planted, planted, recovery_error
@@ -42,6 +43,9 @@ __all__ = [
     "population_hessian",
     "recovery_error",
     "DeepQuadraticNet",
+    "DropoutLinear",
+    "WhitenedMinimizer",
+    "whitened_minimizer",
     "EmpiricalTeacherStudent",
     "ModuleLoss",
     "MODELS",

@@ -24,6 +24,7 @@ def studies() -> dict[str, Study]:
     from .beyond_ntk import STUDY as beyond_ntk
     from .convex_bn import STUDY as convex_bn
     from .convex_relu import STUDY as convex_relu
+    from .dropout_rate import STUDY as dropout_rate
     from .least_symmetry import STUDY as least_symmetry
     from .level_sets import STUDY as level_sets
     from .minima_barriers import STUDY as minima_barriers
@@ -51,6 +52,7 @@ def studies() -> dict[str, Study]:
             convex_relu,
             convex_bn,
             univariate_regimes,
+            dropout_rate,
         )
     }
 

@@ -30,13 +30,14 @@ check the label.
 Protocol:
 
 1. ``Train``: gradient descent to interpolation (0.5 ||f(x) - y||^2 <= ``loss_tol`` x
-   0.5 ||y||^2), in ``stages`` stages of at most ``max_steps`` / ``stages`` steps, each
-   with the step ``step_frac`` / lambda_max of the Gauss-Newton matrix J'J (the tangent
-   kernel's largest eigenvalue, the sharpness at an interpolant) at the stage's start,
-   the largest over the cell's rows: eta lambda_max <= ``step_frac`` throughout, close to
-   gradient flow (the adaptive regime's sharpness grows 3-4x during training, which a
-   single step size set at init would turn into oscillation). ``flow_time`` is the sum of
-   the step sizes: the gradient-flow time covered.
+   0.5 ||y||^2, or ``max_steps``) by ``landscope.optim.SharpnessGD``: each run's step is
+   ``step_frac`` / lambda_max of its Gauss-Newton matrix J'J (the tangent kernel's largest
+   eigenvalue, the sharpness at an interpolant), set afresh every ``sharp_every`` steps,
+   so eta lambda_max stays at ``step_frac`` while the sharpness grows (the adaptive
+   regime's grows ~14x along the flow, 5 -> 70 at ratio 1, m = 50: a step set once, or
+   every 8,000 steps as this study did before, lets GD settle at the edge of stability,
+   eta lambda_max ~ 2, far from the flow). ``flow_time`` is the sum of the step sizes:
+   the gradient-flow time covered.
 2. ``Measure`` on the data interval (1001 points): the sup-norm distance from the trained
    f to the natural cubic spline through the data (scipy), to the linear spline, and to
    the weight-decay optimum of the same network (``landscope.convex.fit_relu`` with
@@ -47,7 +48,7 @@ Protocol:
    ||(a, b) - (a, b)_0|| / ||(a, b)_0|| (``move``); the largest drift of the conserved
    c_i^2 - a_i^2 - b_i^2 over the largest a_i^2 + b_i^2 + c_i^2 at init (``drift``).
 
-Expected (measured at default size, 2 runs per cell: 189 s on a 2-core VM, alone):
+Expected (measured at default size, 2 runs per cell: 261 s on a 2-core VM, alone):
 
 - **Alternating data.** Ratio 1e-3 ends nearest the cubic spline at every width
   (distance 0.21 / 0.088 / 0.086 at m = 50 / 500 / 2000, against 0.31 / 0.25 / 0.21 to the
@@ -57,20 +58,25 @@ Expected (measured at default size, 2 runs per cell: 189 s on a 2-core VM, alone
   (distance <= 0.035 at m >= 500, 0.097 at m = 50; knots at the data, knot/data 0.00).
   So the crossover sits between 1e-3 and 1e-2 at every width, not at ratio = 1: the
   cells labelled "kernel" at 1e-2 and 1e-1 are adaptive by what they measure (the first
-  layer moves 7 % and 57 %). The ratio-1e-3 runs stop at the 40,000-step budget with
-  loss 5e-7 to 3e-5 (the kernel's condition number is ~1e4), short of the 1e-8 target.
+  layer moves 7 % and 57 %). The ratio-1e-3 runs stop at the 40,000-step budget (flow
+  time ~10) with loss 8e-9 to 2e-6 (the kernel's condition number is ~1e4), at or short
+  of the 1e-8 target.
 - **Smooth data** (sin 3x at 7 uneven points), where the two splines differ by less:
   every cell, adaptive ones included, ends nearer the cubic spline than the linear one
-  (ratio 1, 10: 0.069-0.097 against 0.13-0.17), with knots 0.05-0.23 of a spacing from
+  (ratio 1, 10: 0.076-0.13 against 0.13-0.20), with knots 0.18-0.33 of a spacing from
   the data against 0.15-0.39 for the kernel-labelled cells. The linear-spline claim of the
-  adaptive regime does not show here; ratio 10 runs do not interpolate within the budget
-  (loss 4e-4).
-- **Gradient flow.** eta lambda_max = 1 at each stage. The conserved quantity drifts by
-  2e-7 of the neurons' scale at ratio 1e-3, 1e-5 at 1e-2, but 0.03-1.4 at ratio 0.1 and
-  10 and 10-120 at ratio 1 (the first layer grows from a small init, and each step's
-  O(eta^2) change adds up over flow times of 100-1,200): in the adaptive regime these GD
-  runs are not close to the flow in the parameters, although they end at the same kind of
-  interpolant.
+  adaptive regime does not show here. No run at ratio 1 or 10 interpolates within the
+  budget: they sit at loss 3.9e-4 (1e-5 at ratio 1, m = 2000) after flow time 600-1,200,
+  the same value for every width and seed (a plateau of the flow, not of GD).
+- **Gradient flow.** eta lambda_max = 1, the step re-set every 10 steps. Against the
+  event-driven Filippov integration of the flow (``landscope.problems.univariate_flow``,
+  ``benchmarks/univariate_flow.py``; alternating data, m = 50) the trained function is
+  within 7e-6 (ratio 1e-3, flow time 10) and 7e-7 (ratio 1, flow time 120) of the flow's
+  in sup norm over range(y), the parameters within 6e-7 and 1 %, and every gap halves
+  with eta lambda_max (1, 0.5, 0.25, 0.1). The conserved quantity drifts by 2e-7 of the
+  neurons' initial scale at ratio 1e-3, 1e-5 at 1e-2, 0.001-0.012 at 0.1, 0.01-0.09 at
+  10 and 0.07-0.65 at ratio 1 (the first layer grows 3x from a small init; the drift
+  halves with the step too).
 """
 
 from __future__ import annotations
@@ -86,7 +92,7 @@ from scipy.interpolate import CubicSpline
 
 from ..convex import fit_relu
 from ..data import UNIVARIATE_SETS, univariate_set
-from ..optim import GD, Stop, run
+from ..optim import SharpnessGD, Stop, View, flow_time, run
 from ..optim.driver import RunResult
 from ..problems import INITS, UnivariateReLU
 from ._checks import at_least, between, one_of, positive
@@ -111,11 +117,11 @@ PARAMS = (
     Param("scale", float, (1.0,), "m sigma_c sigma_w", positive("scale")),
     Param("init", str, ("uniform",), "uniform knots (equal slopes) or gaussian (a, b)",
           one_of("init", INITS)),
-    Param("step_frac", float, (1.0,), "GD step x the sharpness lambda_max(J'J), per stage",
+    Param("step_frac", float, (1.0,), "GD step x the sharpness lambda_max(J'J) of each run",
           between("step_frac", 0, 2)),
-    Param("stages", int, (5,), "stages of GD, each with the step set afresh",
-          at_least("stages", 1)),
-    max_steps(40_000, "GD steps per run, all stages"),
+    Param("sharp_every", int, (10,), "steps between re-settings of each run's step",
+          at_least("sharp_every", 1)),
+    max_steps(40_000, "GD steps per run"),
     Param("loss_tol", float, (1e-8,), "interpolated: loss <= loss_tol x 0.5 ||y||^2",
           positive("loss_tol")),
     Param("beta_wd", float, (1e-3,), "weight decay of the reference optimum (fit_relu)",
@@ -189,55 +195,30 @@ def references(cfg: dict) -> References:
 
 
 # --------------------------------------------------------------------------- training
-def _sharpness(problem: UnivariateReLU, theta: torch.Tensor) -> float:
-    """max over rows of lambda_max(J J') (= lambda_max(J'J), the Gauss-Newton matrix)."""
-    _, J = problem.residuals_and_jacobian(theta)
-    return float(torch.linalg.eigvalsh(J @ J.transpose(1, 2))[:, -1].max())
-
-
 @dataclass(frozen=True)
-class StagedGD(Train):
-    """``Train`` by GD in stages, each stage's step a fixed fraction of the sharpness."""
+class FlowGD(Train):
+    """``Train`` by ``SharpnessGD``: each row's step ``step_frac`` / lambda_max(J J') set
+    afresh every ``sharp_every`` steps, to the loss target; stores ``flow_time``."""
 
     def train(self, cell: Cell, theta: torch.Tensor) -> RunResult:
         cfg, prob = cell.cfg, cell.problem
         target = cfg["loss_tol"] * 0.5 * float((prob.y[0] ** 2).sum())
-        per_stage = max(cfg["max_steps"] // cfg["stages"], 1)
-        stop = Stop(grad_tol=None, loss_target=target, max_steps=per_stage)
-        R = theta.shape[0]
-        steps = torch.zeros(R, dtype=torch.long)
-        time = torch.zeros(R, dtype=torch.float64)
-        res = None
-        todo = torch.arange(R)
-        theta = theta.clone()
-        for k in range(cfg["stages"]):
-            cell.progress(0, f"{self.label} stage {k + 1}/{cfg['stages']}")
-            lr = cfg["step_frac"] / _sharpness(prob, theta[todo])
-            watch = [Progress(cell.ctx.progress, f"stage {k + 1}", every=500)]
-            part = run(prob, theta[todo], GD(lr), stop=stop, observers=watch)
-            theta[todo] = part.theta
-            steps[todo] += part.steps.cpu()
-            time[todo] += lr * part.steps.cpu().to(torch.float64)
-            res = part if res is None else _merged(res, part, todo)
-            todo = todo[part.status.cpu() == 2]  # still short of the target: another stage
-            if not len(todo):
-                break
-        cell.columns["flow_time"] = time.numpy()
-        return RunResult(theta, res.grad_norm, res.loss, steps, res.status, stop, "GD")
+        stop = Stop(grad_tol=None, loss_target=target, max_steps=cfg["max_steps"])
+        times = torch.zeros(theta.shape[0], dtype=torch.float64)
+
+        def keep_time(view: View) -> None:  # the flow time of rows as they finish
+            if view.finished:
+                times[view.rows[view.done].cpu()] = flow_time(view.state)[view.done].cpu().double()
+
+        cell.progress(0, self.label)
+        watch = [Progress(cell.ctx.progress, f"{self.label} step", every=500), keep_time]
+        method = SharpnessGD(cfg["step_frac"], cfg["sharp_every"])
+        res = run(prob, theta, method, stop=stop, observers=watch)
+        cell.columns["flow_time"] = times.numpy()
+        return res
 
     def columns(self) -> dict[str, str]:
         return {**super().columns(), "flow_time": "DOUBLE"}
-
-
-def _merged(res: RunResult, part: RunResult, rows: torch.Tensor) -> RunResult:
-    """``res`` with the rows ``rows`` replaced by ``part``'s."""
-    out = {}
-    for name in ("grad_norm", "loss", "status"):
-        full = getattr(res, name).clone()
-        full[rows] = getattr(part, name)
-        out[name] = full
-    return RunResult(res.theta, out["grad_norm"], out["loss"], res.steps, out["status"],
-                     res.stop, res.method)  # fmt: skip
 
 
 # ------------------------------------------------------------------------ measuring
@@ -287,7 +268,7 @@ def _measure(cell: Cell) -> dict[str, Any]:
 PROTOCOL = Protocol(
     make_problem=make_problem,
     steps=(
-        StagedGD(method=None, stop=None, label="GD"),
+        FlowGD(method=None, stop=None, label="GD"),
         Measure(
             _measure,
             {

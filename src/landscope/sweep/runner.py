@@ -288,6 +288,11 @@ def _stored_rows(study: Study, out_dir: str | Path) -> list[dict]:
         rows = store.rows(study.table_name)
     if not rows:
         raise ValueError(hint)
+    # rows stored before the study gained a column read None there, as the store's own
+    # ALTER TABLE gives them once the study writes again
+    missing = [c for c in study_schema(study) if c not in rows[0]]
+    if missing:
+        rows = [{**dict.fromkeys(missing), **r} for r in rows]
     return rows
 
 
