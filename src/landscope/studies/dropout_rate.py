@@ -498,19 +498,23 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
                                     size=(9.0, 3.4 * math.ceil(len(panels) / 2)),
                                     dpi=130))  # fmt: skip
     marks = []
-    picks = summary[:: max(len(summary) // 6, 1)][:6]
+    # one kind at its middle keep: every (data, width), up to 6 lines
+    kind = summary[0]["kind"] if summary else None
+    keeps = sorted({c["keep"] for c in summary if c["kind"] == kind})
+    mid = keeps[len(keeps) // 2] if keeps else None
+    picks = [c for c in summary if c["kind"] == kind and c["keep"] == mid][:6]
     for i, c in enumerate(picks):
         if c.get("tail_t") and c.get("tail_grad"):
             g = np.log10(np.maximum(np.asarray(c["tail_grad"]), 1e-300))
             t = np.asarray(c["tail_t"])
-            label = f"{c['kind']} {c['data'][:4]} q={c['keep']:g} r={c['width']}"
+            label = f"{c['data']}, r = {c['width']}"
             marks.append(Line(floats(t - t[0]), floats(g), label, color=f"C{i}"))
     if marks:
         panel = Panel(tuple(marks), xlabel="flow time in the tail", legend=True,
                       ylabel="log10 ||grad|| (first run)")  # fmt: skip
         specs.append(FigureSpec("dropout-rate-tails", (panel,),
-                                title="Gradient norm along the flow's tail", size=(6.4, 4.2),
-                                dpi=130))  # fmt: skip
+                                title=f"||grad|| along the flow's tail ({kind}, q = {mid:g})",
+                                size=(6.4, 4.2), dpi=130))  # fmt: skip
     return specs
 
 
