@@ -242,6 +242,20 @@ def test_input_layouts() -> None:
             certify(prob, bad)
 
 
+def test_a_row_at_the_global_value_is_global_whatever_its_gradient() -> None:
+    prob = ReluTeacherStudent(k=3, n=3, d=4)
+    teacher = prob.teacher_point()
+    near = teacher + 1e-6 * torch.randn(teacher.shape, generator=torch.Generator().manual_seed(0),
+                                        dtype=teacher.dtype)  # fmt: skip
+    far = teacher + 1e-3
+    cert = certify(prob, torch.cat([near, far]))
+    # near: loss ~1e-13 <= gap_tol 1e-9 but ||grad|| ~1e-7 > grad_tol 1e-10
+    assert cert.loss[0] <= 1e-9 and cert.grad_norm[0] > 1e-10
+    assert cert.loss[1] > 1e-9 and cert.grad_norm[1] > 1e-10
+    assert cert.verdict.tolist() == ["global_min", "not_converged"]
+    assert cert.eig_method.tolist() == ["none", "none"]  # no spectrum: not critical rows
+
+
 def test_counts_over_a_mixed_batch() -> None:
     prob = double_well()
     pts = torch.tensor(

@@ -443,3 +443,19 @@ def test_distance_to_global_is_none_below_k() -> None:
     small = ReluTeacherStudent(k=3, n=2)
     assert small.global_min is None
     assert small.distance_to_global(small.init(2, generator=_gen(0))) is None
+
+
+def test_lean_loss_and_grad_equal_the_general_pass() -> None:
+    # the fixed-second-layer pass (grad's, plus the loss) against the general one over
+    # every pair's kernel, including a zero neuron and a neuron parallel to a teacher's
+    prob = ReluTeacherStudent(k=4, n=6, d=5)
+    theta = prob.init(3, generator=torch.Generator().manual_seed(0))
+    W = theta.reshape(3, 6, 5)
+    W[0, 2] = 0.0
+    W[1, 3] = 2.0 * prob.V[1]
+    loss, g = prob.loss_and_grad(theta)
+    ref_loss, ref_g = prob._loss_and_grad_general(theta)
+    # the same sums in another order: float64 round-off of O(k n) terms
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(g, ref_g, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(prob.grad(theta), ref_g, rtol=1e-12, atol=1e-13)

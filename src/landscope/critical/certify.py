@@ -4,8 +4,13 @@ Verdicts, decided in this order for each row, with lambda_min the smallest Hessi
 eigenvalue as computed and b its error bound (see "Spectrum" below):
 
 - ``diverged``: loss or gradient is not finite.
+- ``global_min``: the problem's optimal value is known and loss - global_min <= ``gap_tol``,
+  whatever the gradient: no descent from such a row can end anywhere but at a point within
+  ``gap_tol`` of the optimal value, which a critical point there is certified as anyway
+  (and spurious minima of the studied problems lie orders of magnitude higher). This is
+  what lets a study stop a row as soon as its loss is that low, instead of walking the
+  sublinear tail into a degenerate minimum.
 - ``not_converged``: ||grad|| > ``grad_tol``.
-- ``global_min``: the problem's optimal value is known and loss - global_min <= ``gap_tol``.
 - ``saddle``: lambda_min + b < -``eig_tol``: H has an eigenvalue below -eig_tol, a
   direction of descent.
 - ``spurious_min``: lambda_min - b > ``eig_tol`` (a strict local minimum whose loss is
@@ -107,7 +112,7 @@ class Tolerances:
     Attributes:
         grad_tol: a row is a critical point if ||grad|| <= grad_tol. Default 1e-10:
             Newton polishing reaches ~1e-13 on the closed-form problems, GD alone ~1e-9.
-        gap_tol: a critical point is a global minimum if loss - global_min <= gap_tol.
+        gap_tol: a row is a global minimum if loss - global_min <= gap_tol.
             Default 1e-9: the closed-form loss at the teacher is a difference of O(k^2)
             kernel terms, so its float64 floor is ~1e-14 k^2; published spurious minima
             have losses above 1e-3.
@@ -368,8 +373,8 @@ def certify(
     # np.select takes the first true condition: the order of the module docstring. NaN
     # (no spectrum, or Lanczos returned nothing) fails both tests: degenerate.
     verdict = np.select(
-        [~fin, ~is_crit, is_global, emin + bmin < -tol.eig_tol, emin - bmin > tol.eig_tol],
-        ["diverged", "not_converged", "global_min", "saddle",
+        [~fin, is_global, ~is_crit, emin + bmin < -tol.eig_tol, emin - bmin > tol.eig_tol],
+        ["diverged", "global_min", "not_converged", "saddle",
          "spurious_min" if gm is not None else "local_min"],
         default="degenerate",
     )  # fmt: skip

@@ -114,6 +114,7 @@ def newton_polish(
     theta: torch.Tensor,
     *,
     grad_tol: float = 1e-12,
+    loss_target: float | None = None,
     max_steps: int = 20,
     mu0: float = 1.0,
     lm_tries: int = 8,
@@ -129,6 +130,8 @@ def newton_polish(
         problem: supplies ``grad`` and ``hessian``.
         theta: (R, P) rows.
         grad_tol: target gradient norm; rows at or below it stop.
+        loss_target: rows whose loss is at or below it stop too (None: never), e.g. the
+            known global value plus a certificate's gap tolerance.
         max_steps: Newton iterations per row.
         mu0: LM damping factor, mu = mu0 * ||g||.
         lm_tries: how many times a failing LM step may raise mu by 100.
@@ -142,7 +145,8 @@ def newton_polish(
     if chunk is None:
         chunk = max(1, (256 << 20) // (8 * P * P))
     method = Newton(mu0=mu0, lm_tries=lm_tries)
-    stop = Stop(grad_tol=grad_tol, max_steps=max_steps, diverge=math.inf)
+    stop = Stop(grad_tol=grad_tol, loss_target=loss_target, max_steps=max_steps,
+                diverge=math.inf)  # fmt: skip
     starts = range(0, max(R, 1), chunk)  # one (empty) part when there are no rows
     parts = [run(problem, theta[lo : lo + chunk], method, stop=stop) for lo in starts]
     th = torch.cat([p.theta for p in parts])

@@ -203,7 +203,17 @@ class ReluTeacherStudent:
         return W, a, Z, coef, arccos_pairs(W, Z)
 
     def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Population loss (R,) and gradient (R, P), in one pass."""
+        """Population loss (R,) and gradient (R, P), in one pass.
+
+        With the second layer fixed this is ``grad``'s lean pass plus a few operations
+        for the loss (a driver with a loss target calls it at every step); otherwise the
+        general pass over every pair's kernel (``_loss_and_grad_general``).
+        """
+        if self.train_second_layer:
+            return self._loss_and_grad_general(theta)
+        return self._lean(theta, with_loss=True)
+
+    def _loss_and_grad_general(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         W, a, Z, coef, pr = self._pieces(theta)
         K = pr.kernel()  # (R, n, n+k)
         Kc = (K * coef[:, None, :]).sum(-1)  # sum_z c_z K(w_i, z)
@@ -228,13 +238,25 @@ class ReluTeacherStudent:
         return self.loss_and_grad(theta)[0]
 
     def grad(self, theta: torch.Tensor) -> torch.Tensor:
-        """Gradient alone (R, P): the optimizers' hot path, leaner than ``loss_and_grad``.
+        """Gradient alone (R, P): the optimizers' hot path, leaner than the general pass.
 
         Only the angles between student neurons and [W; V] are needed, and the
         arccos/sqrt over those (R, n, n+k) pairs dominates a step.
         """
         if self.train_second_layer:
-            return self.loss_and_grad(theta)[1]
+            return self._loss_and_grad_general(theta)[1]
+        return self._lean(theta, with_loss=False)[1]
+
+    def _lean(
+        self, theta: torch.Tensor, with_loss: bool
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(loss or None, gradient) with the second layer fixed (a = 1, b = 1).
+
+        With c_z = (1, ..., 1, -b) over z in [W; V], K(w, z) = |w||z| (sin t + (pi - t)
+        cos t) / 2 pi and the sums over z, the loss is 1/2 sum_i sum_z c_z K(w_i, z) - 1/2
+        sum_i sum_j b_j K(w_i, v_j) + K_VV = sum_i |w_i| / (4 pi) sum_z m_z |z| (c_z sin t
+        + c_z (pi - t) cos t) + K_VV, with m_z = 1 on W and 2 on V (b = 1).
+        """
         R = theta.shape[0]
         W = theta.reshape(R, self.n, self.d)
         nu = torch.linalg.vector_norm(W, dim=-1)  # (R, n)
@@ -246,11 +268,16 @@ class ReluTeacherStudent:
         sin = torch.sqrt(((1.0 - cos) * (1.0 + cos)).clamp_min_(0.0))
         A = torch.arccos(cos).neg_().add_(math.pi).mul_(self._coef_fixed)  # c_z (pi - t)
         s1 = sin @ (self._coef_fixed * nz)[..., None]  # (R, n, 1): sum_z c_z |z| sin t
+        loss = None
+        if with_loss:
+            m = torch.cat([nz[:, : self.n], 2.0 * nz[:, self.n :]], dim=1)  # m_z |z|
+            per = (sin * self._coef_fixed + A * cos) @ m[..., None]  # (R, n, 1)
+            loss = (nu * per[..., 0]).sum(-1) / (2 * _TWO_PI) + self._kvv
         alive = nu > 0
         # A zero neuron would give 0 * (s1 / tiny) = 0 * inf; divide by 1 there instead.
         G = A @ Z + W * (s1 / torch.where(alive, nu, 1.0)[..., None])
         G = G * (alive.to(W.dtype)[..., None] / _TWO_PI)  # relu'(0) = 0 for zero neurons
-        return G.reshape(R, -1)
+        return loss, G.reshape(R, -1)
 
     def hessian(self, theta: torch.Tensor, *, chunk: int | None = None) -> torch.Tensor:
         """Exact Hessian (R, P, P), built from the closed forms in row chunks.

@@ -301,11 +301,13 @@ def polish_and_certify(
     skip: torch.Tensor | None = None,
     global_spectrum: bool = True,
     tolerances: Tolerances | None = None,
+    loss_target: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, Certificate]:
     """Newton-polish the rows with ||grad|| <= polish_from to ``polish_tol``, then certify.
 
     ``skip`` (R,) bool marks rows not to polish (e.g. already at the global value);
-    ``global_spectrum`` is passed to ``certify``.
+    ``global_spectrum`` is passed to ``certify``; ``loss_target`` also stops a row's
+    polish at that loss (``newton_polish``).
 
     Returns:
         (float64 rows after polishing, Newton iterations per row, the certificate).
@@ -317,7 +319,7 @@ def polish_and_certify(
         polish = polish & ~skip.to(polish.device)
     iters = torch.zeros(theta.shape[0], dtype=torch.long)
     if bool(polish.any()):
-        pol = newton_polish(problem, theta[polish], grad_tol=polish_tol)
+        pol = newton_polish(problem, theta[polish], grad_tol=polish_tol, loss_target=loss_target)
         theta[polish] = pol.theta
         iters[polish.cpu()] = pol.iters.cpu()
     kw = {} if tolerances is None else {"tolerances": tolerances}
@@ -333,6 +335,10 @@ class PolishCertify(StepBase):
         polish_tol: the gradient norm Newton polishes to (parameter name or value).
         skip: ``cell -> (R,) bool`` rows not to polish (None: polish all eligible rows).
         global_spectrum: passed to ``certify``.
+        polish_to_global: where the problem's global value is known, a row's polish also
+            stops at a loss within a tenth of the certificate's ``gap_tol`` of it, where
+            its verdict (``global_min``) is settled whatever its gradient (a bool, or a
+            setting: parameter name or function of the configuration).
         max_params: certify only problems with at most this many parameters (parameter
             name or value; None: always). Above it no row is polished and every row is
             ``UNCERTIFIED``, with its loss and gradient norm and the other certificate
@@ -344,6 +350,7 @@ class PolishCertify(StepBase):
     skip: Callable[[Cell], torch.Tensor] | None = None
     global_spectrum: bool = True
     max_params: Any = None
+    polish_to_global: Any = False
 
     def columns(self) -> dict[str, str]:
         return {**CERTIFICATE_COLUMNS, "polish_iters": "BIGINT"}
@@ -356,7 +363,14 @@ class PolishCertify(StepBase):
             polish_tol=_resolve(self.polish_tol, cell),
             skip=None if self.skip is None else self.skip(cell),
             global_spectrum=self.global_spectrum,
+            loss_target=self._loss_target(cell),
         )
+
+    def _loss_target(self, cell: Cell) -> float | None:
+        gm = cell.problem64.global_min
+        if gm is None or not _resolve(self.polish_to_global, cell):
+            return None
+        return gm + 0.1 * Tolerances().gap_tol
 
     def uncertified(self, cell: Cell) -> bool:
         """Whether the cell's problem is above ``max_params``."""
