@@ -54,7 +54,9 @@ def test_alignment_and_other_methods(store: Path, capsys) -> None:
     plain = _json(capsys, "0", "2", *common)
     aligned = _json(capsys, "0", "2", *common, "--align")
     assert aligned["barrier"] <= plain["barrier"] + 1e-12
-    assert aligned["max_loss"] < 1e-12
+    # the stored runs are certified global minima by their loss (<= gap_tol 1e-9, the
+    # polish stops at 1e-10), so the aligned straight line between them stays that low
+    assert aligned["max_loss"] < 1e-9
     level = 0.5 * (plain["max_loss"] + 1e-3)
     string = _json(capsys, "0", "2", *common, "--method", "string", "--level", str(level))
     assert string["method"] in ("string", "string_constrained") and string["level"] == level

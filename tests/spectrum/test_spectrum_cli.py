@@ -202,7 +202,7 @@ def test_table_report_of_the_lanczos_path(store: Path, capsys) -> None:
             ["--set", "width=3"],
             "study 'spurious-relu' has no parameter 'width'; its parameters are extra, k, d, "
             "train_a, optimizer, step, grad_tol, max_steps, polish_from, polish_tol, "
-            "retrain_factor.",
+            "polish_stop, retrain_factor.",
         ),
         (
             ["--set", "k=3", "--max-dense", 0, "--k", 9],
