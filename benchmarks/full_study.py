@@ -2,12 +2,14 @@
 
     python benchmarks/full_study.py                         # the default size (README)
     python benchmarks/full_study.py --extra 0 --seeds 1000  # the published n = k table
-    python benchmarks/full_study.py --variant global_stop=0 --variant global_stop=1e-10
+    python benchmarks/full_study.py --variant polish_stop=gradient --variant polish_stop=global
+    python benchmarks/full_study.py --variant jobs=1 --variant jobs=2    # cells in 2 processes
 
 Prints each cell's wall time (read back from the store) and the total, the same way
 ``landscope run`` would spend it: every cell is one batched computation. With several
 ``--variant NAME=VALUE`` (parameter settings), each variant runs the same grid and seeds
-into its own store, in turn, ``--repeat`` times (variants alternating, so a slower or
+(or ``jobs=N``: cells computed N at a time in worker processes) into its own store, in
+turn, ``--repeat`` times (variants alternating, so a slower or
 busier stretch of the machine does not favour one), and the table puts them side by side:
 per cell the wall time of each (the minimum over repeats) and, against the first
 variant, the time ratio, the spurious fractions and the share of seeds with the same
@@ -25,18 +27,21 @@ from landscope.studies import get_study
 from landscope.sweep import ResultStore, run_study, show_study
 
 
-def _parse_variant(text: str, study) -> tuple[str, dict]:
+def _parse_variant(text: str, study) -> tuple[str, dict, int]:
+    """``NAME=VALUE`` -> (label, parameter overrides, jobs); NAME a parameter or ``jobs``."""
     name, _, value = text.partition("=")
     params = {p.name: p for p in study.params}
+    if name == "jobs" and value.isdigit():
+        return text, {}, int(value)
     if name not in params or not value:
-        raise SystemExit(f"--variant takes NAME=VALUE with NAME a parameter; got {text!r}.")
-    return text, {name: [params[name].kind(value)]}
+        raise SystemExit(f"--variant takes NAME=VALUE with NAME a parameter or jobs; got {text!r}.")
+    return text, {name: [params[name].kind(value)]}, 1
 
 
-def _run(study, overrides: dict, seeds: int):
+def _run(study, overrides: dict, seeds: int, jobs: int):
     with tempfile.TemporaryDirectory() as out:
         t = time.perf_counter()
-        run_study(study, overrides, seeds, out, progress=False)
+        run_study(study, overrides, seeds, out, progress=False, jobs=jobs)
         total = time.perf_counter() - t
         summary = show_study(study, out)
         with ResultStore(out, read_only=True) as store:
@@ -61,13 +66,13 @@ def main() -> None:
         base["extra"] = args.extra
     if args.k is not None:
         base["k"] = args.k
-    variants = [_parse_variant(v, study) for v in args.variant] or [("default", {})]
-    totals: dict[str, list[float]] = {name: [] for name, _ in variants}
+    variants = [_parse_variant(v, study) for v in args.variant] or [("default", {}, 1)]
+    totals: dict[str, list[float]] = {name: [] for name, *_ in variants}
     cells: dict[str, dict] = {}
     verdicts: dict[str, dict] = {}
     for _ in range(args.repeat):
-        for name, setting in variants:
-            total, summary, verd = _run(study, {**base, **setting}, seeds)
+        for name, setting, jobs in variants:
+            total, summary, verd = _run(study, {**base, **setting}, seeds, jobs)
             totals[name].append(total)
             verdicts[name] = verd
             for c in summary:
@@ -78,7 +83,7 @@ def main() -> None:
             print(f"  {name}: {total:.1f} s", flush=True)
     ref = variants[0][0]
     head = f"{'k':>3} {'n':>3} {'runs':>5}"
-    for name, _ in variants:
+    for name, *_ in variants:
         head += f" | {name[:18]:>18} {'spur':>6}"
         if name != ref:
             head += f" {'ratio':>6} {'same':>6}"
@@ -86,7 +91,7 @@ def main() -> None:
     for key in sorted(cells[ref]):
         line = f"{key[0]:>3} {key[1]:>3} {cells[ref][key]['runs']:>5}"
         t0 = cells[ref][key]["wall_s"]
-        for name, _ in variants:
+        for name, *_ in variants:
             c = cells[name][key]
             line += f" | {c['wall_s']:>16.1f} s {c['spurious_min']:>6.1%}"
             if name != ref:
@@ -95,11 +100,11 @@ def main() -> None:
                 ratio = t0 / c["wall_s"] if c["wall_s"] > 0 else float("inf")
                 line += f" {ratio:>5.1f}x {sum(same) / len(same):>6.1%}"
         print(line)
-    for name, _ in variants:
+    for name, *_ in variants:
         t = totals[name]
         print(f"{name}: {len(cells[name])} cells x {seeds} runs: min {min(t):.1f} s, "
               f"median {statistics.median(t):.1f} s over {len(t)}")  # fmt: skip
-    for name, _ in variants[1:]:
+    for name, *_ in variants[1:]:
         same = sum(verdicts[name][s] == v for s, v in verdicts[ref].items())
         print(f"{name} vs {ref}: {min(totals[ref]) / min(totals[name]):.2f}x faster (min), "
               f"same verdict on {same}/{len(verdicts[ref])} seeds")  # fmt: skip

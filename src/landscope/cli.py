@@ -65,6 +65,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     run.add_argument("--dtype", default="float64", help="float64 or float32 (default: float64)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="cells computed at once in worker processes (default: 1)")  # fmt: skip
 
     show = sub.add_parser("show", help="print a study's table from the store")
     show.add_argument("study", metavar="STUDY")
@@ -501,6 +503,7 @@ def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study] | None) ->
             device=args.device,
             dtype=args.dtype,
             progress=not args.quiet,
+            jobs=args.jobs,
         )
         print(report.describe(study.name))
         _print_summary(study, show_study(study, args.out), "table")

@@ -238,6 +238,42 @@ def test_show_reads_a_store_written_before_the_study_gained_a_column(tmp_path: P
     assert seen == [None] * 4  # the old rows read None in the new column, not a KeyError
 
 
+def test_jobs_in_worker_processes_give_the_same_rows(tmp_path: Path) -> None:
+    from landscope.studies import get_study
+    from landscope.sweep import ResultStore
+
+    study = get_study("spurious-relu")
+    grid = {"k": [5, 6], "extra": [0, 1]}
+    one = run_study(study, grid, 6, tmp_path / "one", progress=False)
+    two = run_study(study, grid, 6, tmp_path / "two", progress=False, jobs=2)
+    assert one.rows_written == two.rows_written == 24 and two.cells_run == 4
+
+    def rows(d: Path) -> dict:
+        with ResultStore(d, read_only=True) as store:
+            return {(r["k"], r["extra"], r["seed"]): r for r in store.rows(study.table_name)}
+
+    a, b = rows(tmp_path / "one"), rows(tmp_path / "two")
+    assert a.keys() == b.keys()
+    for key, r in a.items():
+        # a worker runs with its own torch threads: the same steps and verdicts, the
+        # same numbers but for the order of a few reductions
+        assert (r["verdict"], r["steps"]) == (b[key]["verdict"], b[key]["steps"])
+        assert abs(r["loss"] - b[key]["loss"]) <= 1e-12
+    # resuming with jobs: nothing left to do
+    again = run_study(study, grid, 6, tmp_path / "two", progress=False, jobs=2)
+    assert again.cells_run == 0
+
+
+def test_jobs_fall_back_to_this_process_and_are_checked(tmp_path: Path) -> None:
+    toy = make_toy_study()  # not registered: workers could not look it up
+    report = run_study(toy, {"a": [1, 2]}, 2, tmp_path, progress=False, jobs=2)
+    assert report.cells_run == 4
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs must be a positive integer"):
+            run_study(toy, None, 2, tmp_path / "x", progress=False, jobs=bad)
+    assert not (tmp_path / "x").exists()
+
+
 # -- a real kill -9 of a running `landscope run` ------------------------------------------
 
 

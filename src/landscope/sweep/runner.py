@@ -9,7 +9,7 @@ computes only what is missing (new cells, or new seeds when ``seeds`` grew).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,29 @@ def _progress_bars(enabled: bool) -> Progress:
     )
 
 
+def _store_cell(
+    study: Study, store: ResultStore, h: str, cell: Mapping[str, Any], missing: list[int],
+    rows: list[dict], wall: float, dev: str, dt: str,
+) -> int:  # fmt: skip
+    """Check a cell's rows and write them with the sweep's bookkeeping; rows written."""
+    _check_rows(study, rows, missing, cell)
+    extra = {
+        **cell,
+        "config_hash": h,
+        "study": study.name,
+        "version": __version__,
+        "device": dev,
+        "dtype": dt,
+        "cell_wall_s": wall,
+    }
+    return store.write_cell(study.table_name, study_schema(study), [{**r, **extra} for r in rows])
+
+
+def _missing(study: Study, store: ResultStore, h: str, seeds: int) -> list[int]:
+    done = store.done_seeds(study.table_name, h)
+    return [s for s in range(seeds) if s not in done]
+
+
 def _run_cells(
     study: Study,
     cells: Mapping[str, Mapping[str, Any]],
@@ -168,28 +191,78 @@ def _run_cells(
     dt: str,
 ) -> tuple[int, int]:
     """Compute and store the missing seeds of ``cells`` (hash -> config); (cells run, rows)."""
-    schema = study_schema(study)
     cells_run = rows_written = 0
     for h, cell in cells.items():
-        done = store.done_seeds(study.table_name, h)
-        missing = [s for s in range(seeds) if s not in done]
+        missing = _missing(study, store, h, seeds)
         if not missing:
             continue
         t_cell = time.perf_counter()
         rows = study.run_cell(dict(cell), missing, ctx)
         wall = time.perf_counter() - t_cell
-        _check_rows(study, rows, missing, cell)
-        extra = {
-            **cell,
-            "config_hash": h,
-            "study": study.name,
-            "version": __version__,
-            "device": dev,
-            "dtype": dt,
-            "cell_wall_s": wall,
-        }
-        rows_written += store.write_cell(study.table_name, schema, [{**r, **extra} for r in rows])
+        rows_written += _store_cell(study, store, h, cell, missing, rows, wall, dev, dt)
         cells_run += 1
+    return cells_run, rows_written
+
+
+def _worker_cell(name: str, cell: dict, missing: list[int], dev: str, dt: str,
+                 threads: int) -> tuple[list[dict], float]:  # fmt: skip
+    """One cell in a worker process: the registered study ``name``, ``threads`` torch
+    threads, no progress; (rows, wall seconds)."""
+    import torch
+
+    from ..studies import get_study
+
+    torch.set_num_threads(threads)
+    t = time.perf_counter()
+    rows = get_study(name).run_cell(cell, missing, RunContext(dev, dt))
+    return rows, time.perf_counter() - t
+
+
+def _parallel_ok(study: Study) -> str | None:
+    """Why ``study`` cannot run its cells in worker processes (None: it can)."""
+    from ..studies import studies
+    from ..studies.protocol import Require
+
+    if studies().get(study.name) is None:
+        return f"study {study.name!r} is not registered (workers look studies up by name)"
+    steps = getattr(getattr(study, "protocol", None), "steps", ())
+    if any(isinstance(step, Require) for step in steps):
+        return f"study {study.name!r} reads another study's stored runs (Require)"
+    return None
+
+
+def _run_parallel(
+    study: Study,
+    cells: Mapping[str, Mapping[str, Any]],
+    seeds: int,
+    store: ResultStore,
+    jobs: int,
+    dev: str,
+    dt: str,
+    on_done: Callable[[Mapping[str, Any]], None],
+) -> tuple[int, int]:
+    """The missing cells in ``jobs`` worker processes (spawned; each with cores / jobs
+    torch threads, at least 1), stored by this process as they finish."""
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    todo = {h: (c, m) for h, c in cells.items() if (m := _missing(study, store, h, seeds))}
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    cells_run = rows_written = 0
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+    try:
+        futures = {pool.submit(_worker_cell, study.name, dict(c), m, dev, dt, threads): h
+                   for h, (c, m) in todo.items()}  # fmt: skip
+        for fut in as_completed(futures):
+            h = futures[fut]
+            rows, wall = fut.result()
+            cell, missing = todo[h]
+            rows_written += _store_cell(study, store, h, cell, missing, rows, wall, dev, dt)
+            cells_run += 1
+            on_done(cell)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return cells_run, rows_written
 
 
@@ -201,6 +274,7 @@ def run_study(
     device: str = "cpu",
     dtype: str = "float64",
     progress: bool = True,
+    jobs: int = 1,
 ) -> RunReport:
     """Compute every missing (cell, seed) of a study and store one row per run.
 
@@ -216,6 +290,11 @@ def run_study(
         device: ``'cpu'`` or ``'cuda'``.
         dtype: ``'float64'`` or ``'float32'``.
         progress: draw progress bars on stderr.
+        jobs: cells computed at once, each in its own worker process with cores / jobs
+            torch threads (1: in this process). This process stays the only writer of
+            the store and writes each cell as it finishes. Small cells cannot use two
+            cores inside torch, so two jobs on two cores finish a table sooner. Studies
+            that read another study's runs (``Require``) run in this process.
 
     Returns:
         A ``RunReport``.
@@ -226,6 +305,8 @@ def run_study(
     """
     t0 = time.perf_counter()
     seeds = _check_seeds(seeds)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}.")
     cells = study.cells(overrides)
     dev = str(resolve_device(device))
     dt = str(resolve_dtype(dtype)).removeprefix("torch.")
@@ -260,7 +341,19 @@ def run_study(
             ]
 
         ctx = RunContext(dev, dt, progress=hook, require=require)
-        for h, cell in unique.items():
+        if jobs > 1 and _parallel_ok(study) is None:
+            bars.update(one_cell, description=f"{jobs} jobs", note="")
+
+            def on_done(cell: Mapping[str, Any]) -> None:
+                bars.advance(all_cells)
+
+            ran, written = _run_parallel(study, unique, seeds, store, jobs, dev, dt, on_done)
+            cells_run, rows_written = ran, written
+            bars.update(all_cells, completed=len(unique))
+            unique_serial: dict[str, dict] = {}
+        else:
+            unique_serial = unique
+        for h, cell in unique_serial.items():
             bars.reset(one_cell, total=None, description=_cell_label(cell), note="")
             ran, written = _run_cells(study, {h: cell}, seeds, store, ctx, dev, dt)
             cells_run += ran
