@@ -252,8 +252,10 @@ def _run_parallel(
     cells_run = rows_written = 0
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
     try:
+        # the grid's last cells first: grids grow along their axes (k, width), so the
+        # longest cells start early and the short ones fill the workers at the end
         futures = {pool.submit(_worker_cell, study.name, dict(c), m, dev, dt, threads): h
-                   for h, (c, m) in todo.items()}  # fmt: skip
+                   for h, (c, m) in reversed(todo.items())}  # fmt: skip
         for fut in as_completed(futures):
             h = futures[fut]
             rows, wall = fut.result()
