@@ -20,6 +20,7 @@ from landscope.studies.protocol import (
     PolishCertify,
     Protocol,
     Require,
+    Retrain,
     Start,
     Train,
 )
@@ -90,6 +91,33 @@ def test_a_start_in_float32_needs_its_float64_problem() -> None:
     init = FromCell(lambda cell: Start(torch.zeros(cell.R, 3, dtype=torch.float32), p32))
     with pytest.raises(ValueError, match="needs its problem64"):
         Protocol(make_problem=_quadratic, init=init, steps=()).start(CFG, [0], RunContext())
+
+
+def test_retrain_certifies_its_rows_as_a_cell_of_their_own() -> None:
+    # an indefinite quadratic: rows started with no component along the negative
+    # direction converge to the saddle at 0 and are sent back; the third runs off (GD stops
+    # it as diverged, its certificate says not_converged: it is not sent back). The
+    # certify step's ``skip`` must see the retrained rows (2), not the whole cell (3).
+    B = torch.diag(torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64))
+    starts = torch.tensor([[1.0, 0.0, 1.0], [0.5, 0.0, 0.2], [1.0, 1.0, 1.0]],
+                          dtype=torch.float64)  # fmt: skip
+    seen = []
+
+    def skip(cell: Cell) -> torch.Tensor:
+        seen.append((cell.R, cell.theta.shape[0]))
+        return torch.zeros(cell.R, dtype=torch.bool)
+
+    certify = PolishCertify(skip=skip)
+    train = _gd()
+    proto = Protocol(
+        make_problem=lambda cfg, dtype="float64", device="cpu": Quadratic(B),
+        init=FromCell(lambda cell: starts[: cell.R].clone()),
+        steps=(train, certify, Retrain(("saddle",), train, lambda cfg: Stop(grad_tol=1e-9),
+                                       certify)),
+    )  # fmt: skip
+    rows = proto.run_cell(CFG, [0, 1, 2], RunContext())
+    assert [r["verdict"] for r in rows] == ["saddle", "saddle", "not_converged"]
+    assert seen == [(3, 3), (2, 2)]
 
 
 def test_training_skipped_where_when_is_false() -> None:

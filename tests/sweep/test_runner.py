@@ -268,6 +268,13 @@ def test_jobs_fall_back_to_this_process_and_are_checked(tmp_path: Path) -> None:
     toy = make_toy_study()  # not registered: workers could not look it up
     report = run_study(toy, {"a": [1, 2]}, 2, tmp_path, progress=False, jobs=2)
     assert report.cells_run == 4
+    from landscope.studies import get_study
+    from landscope.sweep.runner import _parallel_ok
+
+    # workers look studies up by name: only the registry's own objects go to them
+    assert _parallel_ok(get_study("spurious-relu")) is None
+    assert "not registered" in _parallel_ok(dataclasses.replace(get_study("spurious-relu")))
+    assert "Require" in _parallel_ok(get_study("spurious-spectra"))
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="jobs must be a positive integer"):
             run_study(toy, None, 2, tmp_path / "x", progress=False, jobs=bad)

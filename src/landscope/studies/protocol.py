@@ -427,7 +427,9 @@ class Retrain(StepBase):
         step = Train(self.train.method, self.stop, f"{self.train.label} again", self.train.names)
         res = step.train(cell, start)
         self.train.record(cell, res, rows)
-        th, iters, cert = self.certify.certify(cell, res.theta)
+        sub = cell.subset(rows)  # the certify step sees the retrained rows as its cell
+        sub.theta = res.theta
+        th, iters, cert = self.certify.certify(sub, res.theta)
         cell.theta[torch.as_tensor(rows).to(cell.theta.device)] = th
         cell.columns["polish_iters"][rows] = iters.numpy()
         cell.cert = cell.cert.replace_rows(rows, cert)

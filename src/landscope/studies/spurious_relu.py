@@ -26,9 +26,8 @@ Protocol (every setting a study parameter stored with each row):
    eigenvalue at the teacher grows about linearly with k, so a fixed rate diverges for
    large k) until ||grad|| <= ``grad_tol`` or ``max_steps``. ``optimizer=adam`` swaps in
    Adam with the same rate.
-2. ``PolishCertify``: rows whose gradient norm is at most ``polish_from`` and whose loss
-   is not already within the certificate's ``gap_tol`` (1e-9) of the global value 0 are
-   polished by ``newton_polish`` to ||grad|| <= ``polish_tol`` or (``polish_stop`` =
+2. ``PolishCertify``: rows whose gradient norm is at most ``polish_from`` are polished
+   by ``newton_polish`` to ||grad|| <= ``polish_tol`` or (``polish_stop`` =
    global) loss <= ``gap_tol`` / 10 (n >= k), then every row is certified (``certify``,
    default tolerances, stored in the row; a row within ``gap_tol`` of the global value
    is ``global_min`` whatever its gradient, so a polish that reaches that loss has
@@ -55,16 +54,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-
-from ..critical import Tolerances, check_certifiable
+from ..critical import check_certifiable
 from ..optim import GD, Adam, Stop
 from ..problems import ReluTeacherStudent
 from ._checks import at_least, one_of, positive
 from ._params import grad_tol, max_steps, polish_from, polish_tol
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, line_chart
-from .protocol import Cell, Measure, PolishCertify, Protocol, Require, Retrain, Train
+from .protocol import Measure, PolishCertify, Protocol, Require, Retrain, Train
 from .summary import Agg, SummarySpec
 
 __all__ = ["PROTOCOL", "SQUARE_RUNS", "STUDY", "make_problem", "make_square_problem"]
@@ -150,23 +147,14 @@ def _method(cfg: dict) -> GD | Adam:
     return GD(lr) if cfg["optimizer"] == "gd" else Adam(lr)
 
 
-def _at_global(cell: Cell) -> torch.Tensor:
-    """Rows already certified by their loss (not polished: nothing to gain)."""
-    gm = cell.problem64.global_min
-    if gm is None:
-        return torch.zeros(cell.R, dtype=torch.bool)
-    loss = cell.problem64.loss(cell.theta.to(torch.float64))
-    return (loss - gm <= Tolerances().gap_tol).cpu()
-
-
 TRAIN = Train(
     method=_method,
     stop=lambda cfg: Stop(grad_tol=cfg["grad_tol"], max_steps=cfg["max_steps"]),
     label="GD",
     names=("steps", "gd_status", "gd_grad_norm"),
 )
-CERTIFY = PolishCertify(skip=_at_global,
-                        polish_to_global=lambda cfg: cfg["polish_stop"] == "global")  # fmt: skip
+# a row already at loss <= gap_tol / 10 stops the polish before its first Newton step
+CERTIFY = PolishCertify(polish_to_global=lambda cfg: cfg["polish_stop"] == "global")
 
 PROTOCOL = Protocol(
     make_problem=make_problem,

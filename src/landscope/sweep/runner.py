@@ -223,7 +223,7 @@ def _parallel_ok(study: Study) -> str | None:
     from ..studies import studies
     from ..studies.protocol import Require
 
-    if studies().get(study.name) is None:
+    if studies().get(study.name) is not study:  # the registry's own object, not a variant
         return f"study {study.name!r} is not registered (workers look studies up by name)"
     steps = getattr(getattr(study, "protocol", None), "steps", ())
     if any(isinstance(step, Require) for step in steps):
