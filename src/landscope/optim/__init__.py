@@ -8,7 +8,8 @@ transformations, with an optional learning-rate ``Schedule`` such as ``cosine_de
 ``Newton`` (damped, for polishing; ``newton_polish`` runs it in memory chunks) and
 ``FIRE`` (inertial relaxation, for force fields such as nudged elastic bands) and
 ``SharpnessGD`` (each row's step a fraction of its Gauss-Newton sharpness, set afresh as
-it trains: GD that stays close to gradient flow).
+it trains: GD that stays close to gradient flow) and ``SampledGD`` (GD on a gradient
+the problem samples, e.g. Dropout SGD).
 """
 
 from .armijo import Armijo
@@ -31,6 +32,7 @@ from .gauss_newton import GaussNewton
 from .lbfgs import LBFGS
 from .lm import LevenbergMarquardt
 from .newton import Newton, PolishResult, newton_polish
+from .sampled import SampledGD
 from .sharpness import SharpnessGD, flow_time
 from .transforms import GD, Adam, Optimizer, Schedule, cosine_decay
 
@@ -40,6 +42,7 @@ __all__ = [
     "GaussNewton",
     "LBFGS",
     "STATUS",
+    "SampledGD",
     "SharpnessGD",
     "Adam",
     "Armijo",

@@ -109,7 +109,7 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from ..optim import GD, Stop, run
+from ..optim import GD, SampledGD, Stop, run
 from ..optim.driver import RunResult, View
 from ..problems import DropoutLinear
 from ..problems.dropout_linear import KINDS, whitened_minimizer
@@ -369,6 +369,21 @@ def _measure(cell: Cell) -> dict[str, Any]:
     return out
 
 
+class _Products:
+    """Observer: U V of every active row at steps 0, ``every``, 2 ``every``, ... and ``last``."""
+
+    def __init__(self, problem: DropoutLinear, every: int, last: int) -> None:
+        self.problem, self.every, self.last = problem, every, last
+        self.at: dict[int, torch.Tensor] = {}
+
+    def __call__(self, view: View) -> None:
+        if view.step % self.every == 0 or view.step == self.last:
+            W = torch.full((view.total, self.problem.d_out, self.problem.d_in), math.nan,
+                           dtype=view.theta.dtype)  # fmt: skip
+            W[view.rows.cpu()] = self.problem.product(view.theta).cpu()
+            self.at[view.step] = W
+
+
 def _measure_sgd(cell: Cell) -> dict[str, Any]:
     """Sampled-mask SGD from the same starts, at GD's tail step, against expected-loss GD."""
     prob, cfg = cell.problem64, cell.cfg
@@ -378,23 +393,23 @@ def _measure_sgd(cell: Cell) -> dict[str, Any]:
         return {"sgd_path": nan, "sgd_end": nan, "sgd_excess": nan}
     eta = float(cell.columns["eta"][0])
     gen = torch.Generator().manual_seed(int(cell.seeds[0]) * 7919 + 17)
-    th_gd = cell.theta0.to(torch.float64).cpu().clone()
-    th_sgd = th_gd.clone()
+    theta0 = cell.theta0.to(torch.float64).cpu()
+    stop = Stop(grad_tol=None, max_steps=n, diverge=math.inf)
     every = max(n // 20, 1)
-    path = np.zeros(cell.R)
+    paths = []
     cell.progress(0, "SGD")
-    for k in range(1, n + 1):
-        th_gd = th_gd - eta * prob.grad(th_gd)
-        th_sgd = th_sgd - eta * prob.sample_loss_and_grad(th_sgd, gen)[1]
-        if k % every == 0 or k == n:
-            W, Ws = prob.product(th_gd), prob.product(th_sgd)
-            rel = ((Ws - W).flatten(1).norm(dim=1) / W.flatten(1).norm(dim=1)).numpy()
-            path = np.maximum(path, rel)
+    for method in (GD(eta), SampledGD(eta, gen)):  # the expected loss, then sampled masks
+        rec = _Products(prob, every, n)
+        res = run(prob, theta0, method, stop=stop, observers=[rec])
+        paths.append(rec.at)
+    gd, sgd = paths
+    rel = [((sgd[k] - gd[k]).flatten(1).norm(dim=1) / gd[k].flatten(1).norm(dim=1)).numpy()
+           for k in sorted(gd) if k > 0]  # fmt: skip
     th = cell.theta.to(torch.float64).cpu()
     W_inf = prob.product(th)
-    end = (prob.product(th_sgd) - W_inf).flatten(1).norm(dim=1) / W_inf.flatten(1).norm(dim=1)
-    return {"sgd_path": path, "sgd_end": end.numpy(),
-            "sgd_excess": (prob.loss(th_sgd) - prob.loss(th)).numpy()}  # fmt: skip
+    end = (prob.product(res.theta) - W_inf).flatten(1).norm(dim=1) / W_inf.flatten(1).norm(dim=1)
+    return {"sgd_path": np.max(rel, axis=0), "sgd_end": end.numpy(),
+            "sgd_excess": (prob.loss(res.theta) - prob.loss(th)).numpy()}  # fmt: skip
 
 
 _DOUBLES = ("rate_exact", "zero_modes", "rate_bound", "bound_holds", "final_loss", "balance",
