@@ -4,11 +4,15 @@
     python benchmarks/full_study.py --extra 0 --seeds 1000  # the published n = k table
     python benchmarks/full_study.py --variant polish_stop=gradient --variant polish_stop=global
     python benchmarks/full_study.py --variant jobs=1 --variant jobs=2    # cells in 2 processes
+    python benchmarks/full_study.py --variant fused=0 --variant fused=1  # compiled GD off / on
+    python benchmarks/full_study.py --variant fused=0+jobs=2 --variant fused=1+jobs=2
 
 Prints each cell's wall time (read back from the store) and the total, the same way
 ``landscope run`` would spend it: every cell is one batched computation. With several
 ``--variant NAME=VALUE`` (parameter settings), each variant runs the same grid and seeds
-(or ``jobs=N``: cells computed N at a time in worker processes) into its own store, in
+(or ``jobs=N``: cells computed N at a time in worker processes; ``fused=0``: the driver's
+compiled GD path turned off, ``LANDSCOPE_FUSED=0``; settings joined by ``+``) into its
+own store, in
 turn, ``--repeat`` times (variants alternating, so a slower or
 busier stretch of the machine does not favour one), and the table puts them side by side:
 per cell the wall time of each (the minimum over repeats) and, against the first
@@ -19,6 +23,7 @@ verdict; then the totals (min and median over repeats) and their ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -27,25 +32,43 @@ from landscope.studies import get_study
 from landscope.sweep import ResultStore, run_study, show_study
 
 
-def _parse_variant(text: str, study) -> tuple[str, dict, int]:
-    """``NAME=VALUE`` -> (label, parameter overrides, jobs); NAME a parameter or ``jobs``."""
-    name, _, value = text.partition("=")
+def _parse_variant(text: str, study) -> tuple[str, dict, int, str]:
+    """``NAME=VALUE[+NAME=VALUE...]`` -> (label, parameter overrides, jobs, fused), NAME a
+    parameter, ``jobs`` or ``fused``."""
     params = {p.name: p for p in study.params}
-    if name == "jobs" and value.isdigit():
-        return text, {}, int(value)
-    if name not in params or not value:
-        raise SystemExit(f"--variant takes NAME=VALUE with NAME a parameter or jobs; got {text!r}.")
-    return text, {name: [params[name].kind(value)]}, 1
+    overrides, jobs, fused = {}, 1, "1"
+    for part in text.split("+"):
+        name, _, value = part.partition("=")
+        if name == "jobs" and value.isdigit():
+            jobs = int(value)
+        elif name == "fused" and value in ("0", "1"):
+            fused = value
+        elif name in params and value:
+            overrides[name] = [params[name].kind(value)]
+        else:
+            raise SystemExit(
+                "--variant takes NAME=VALUE (joined by +) with NAME a parameter, jobs or "
+                f"fused; got {text!r}."
+            )
+    return text, overrides, jobs, fused
 
 
-def _run(study, overrides: dict, seeds: int, jobs: int):
-    with tempfile.TemporaryDirectory() as out:
-        t = time.perf_counter()
-        run_study(study, overrides, seeds, out, progress=False, jobs=jobs)
-        total = time.perf_counter() - t
-        summary = show_study(study, out)
-        with ResultStore(out, read_only=True) as store:
-            rows = store.rows(study.table_name)
+def _run(study, overrides: dict, seeds: int, jobs: int, fused: str = "1"):
+    before = os.environ.get("LANDSCOPE_FUSED")
+    os.environ["LANDSCOPE_FUSED"] = fused  # read by the driver, inherited by the workers
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            t = time.perf_counter()
+            run_study(study, overrides, seeds, out, progress=False, jobs=jobs)
+            total = time.perf_counter() - t
+            summary = show_study(study, out)
+            with ResultStore(out, read_only=True) as store:
+                rows = store.rows(study.table_name)
+    finally:
+        if before is None:
+            del os.environ["LANDSCOPE_FUSED"]
+        else:
+            os.environ["LANDSCOPE_FUSED"] = before
     verdicts = {(r["k"], r["extra"], r["seed"]): r["verdict"] for r in rows}
     return total, summary, verdicts
 
@@ -66,13 +89,13 @@ def main() -> None:
         base["extra"] = args.extra
     if args.k is not None:
         base["k"] = args.k
-    variants = [_parse_variant(v, study) for v in args.variant] or [("default", {}, 1)]
+    variants = [_parse_variant(v, study) for v in args.variant] or [("default", {}, 1, "1")]
     totals: dict[str, list[float]] = {name: [] for name, *_ in variants}
     cells: dict[str, dict] = {}
     verdicts: dict[str, dict] = {}
     for _ in range(args.repeat):
-        for name, setting, jobs in variants:
-            total, summary, verd = _run(study, {**base, **setting}, seeds, jobs)
+        for name, setting, jobs, fused in variants:
+            total, summary, verd = _run(study, {**base, **setting}, seeds, jobs, fused)
             totals[name].append(total)
             verdicts[name] = verd
             for c in summary:

@@ -27,6 +27,7 @@ from landscope.optim import (
     RunResult,
     Stop,
     View,
+    cosine_decay,
     newton_polish,
     run,
 )
@@ -731,3 +732,85 @@ def test_progress_every_reports_on_a_fixed_budget() -> None:
     run(prob, theta0, GD(0.1), stop=stop, observers=[Progress(lambda *a: calls.append(a), every=4)])
     assert [c[2] for c in calls] == ["step 0", "step 4", "step 8", "step 10"]
     assert calls[-1][:2] == (2, 2) and all(c[:2] == (0, 2) for c in calls[:-1])
+
+
+# ------------------------------------------------------------------ compiled GD path
+def _count_fused(monkeypatch) -> list[int]:
+    """Record the rows of every ``ReluTeacherStudent.fused_gd`` call."""
+    calls: list[int] = []
+    inner = ReluTeacherStudent.fused_gd
+
+    def counted(self, theta, *a, **kw):
+        calls.append(theta.shape[0])
+        return inner(self, theta, *a, **kw)
+
+    monkeypatch.setattr(ReluTeacherStudent, "fused_gd", counted)
+    return calls
+
+
+@pytest.mark.parametrize(("lr", "codes"), [(0.5, {"converged", "max_steps"}), (60.0, {"diverged"})])
+def test_fused_gd_equals_the_torch_steps(monkeypatch, lr: float, codes: set) -> None:
+    prob = ReluTeacherStudent(k=5)
+    theta0 = init_from_seeds(prob, range(10))
+    stop = Stop(grad_tol=1e-6, max_steps=400, diverge=1e6)  # 291..485 steps to converge
+    calls = _count_fused(monkeypatch)
+    fast = run(prob, theta0, GD(lr), stop=stop, observers=[Progress(lambda *a: None)])
+    assert calls and calls[0] == 10  # the compiled path ran (Progress allows it)
+    ref = run(prob, theta0, GD(lr), stop=stop, fused=False)
+    assert set(fast.status_names()) == codes
+    assert fast.status.tolist() == ref.status.tolist()
+    assert fast.steps.tolist() == ref.steps.tolist()
+    assert torch.equal(torch.isinf(fast.grad_norm), torch.isinf(ref.grad_norm))
+    done = ref.status != 3  # a diverged row's iterate is wherever the blow-up stood
+    # the same steps in another summation order (compiled loops vs batched matmuls)
+    assert_close(fast.theta[done], ref.theta[done], **LOOP, what="fused vs torch")
+    assert_close(fast.grad_norm[done], ref.grad_norm[done], **LOOP, what="grad norms")
+    assert bool(torch.isnan(fast.loss).all())  # GD never computed the loss
+
+
+def test_fused_gd_only_where_it_applies(monkeypatch) -> None:
+    prob = ReluTeacherStudent(k=4)
+    theta0 = init_from_seeds(prob, range(3))
+    stop = Stop(grad_tol=1e-6, max_steps=200)
+    calls = _count_fused(monkeypatch)
+    run(prob, theta0, GD(0.5), stop=stop)
+    assert calls, "no observers: the compiled path"
+    for why, kw in {
+        "an observer that sees every step": {"observers": [lambda v: None]},
+        "turned off": {"fused": False},
+        "a loss target": {"stop": Stop(grad_tol=1e-6, max_steps=200, loss_target=1e-9)},
+        "a schedule": {"method": GD(0.5, schedule=cosine_decay(200))},
+        "Adam": {"method": Adam(0.01)},
+    }.items():
+        calls.clear()
+        run(prob, theta0, kw.pop("method", GD(0.5)), **{"stop": stop, **kw})
+        assert not calls, why
+    monkeypatch.setenv("LANDSCOPE_FUSED", "0")
+    run(prob, theta0, GD(0.5), stop=stop)
+    assert not calls, "LANDSCOPE_FUSED=0"
+
+
+def test_fused_gd_declined_falls_back_to_torch() -> None:
+    # float32 rows and a trained second layer are not covered by the kernel
+    for prob in (ReluTeacherStudent(k=4, dtype="float32"),
+                 ReluTeacherStudent(k=3, train_second_layer=True)):  # fmt: skip
+        theta0 = init_from_seeds(prob, range(3))
+        stop = Stop(grad_tol=1e-4, max_steps=300)
+        a = run(prob, theta0, GD(0.3), stop=stop)
+        b = run(prob, theta0, GD(0.3), stop=stop, fused=False)
+        assert torch.equal(a.theta, b.theta) and a.steps.tolist() == b.steps.tolist()
+
+
+def test_progress_on_the_fused_path_ends_at_total() -> None:
+    prob = ReluTeacherStudent(k=5)
+    theta0 = init_from_seeds(prob, SEEDS)
+    calls: list[tuple[int, int, str]] = []
+    res = run(prob, theta0, GD(0.5), stop=Stop(grad_tol=1e-7),
+              observers=[Progress(lambda *a: calls.append(a), "GD step", every=100)])  # fmt: skip
+    assert calls[0] == (0, len(SEEDS), "GD step 0")
+    assert calls[-1] == (len(SEEDS), len(SEEDS), f"GD step {int(res.steps.max())}")
+    done = [c[0] for c in calls]
+    assert done == sorted(done)
+    # one view per 100 steps: the labels count them
+    steps = [int(c[2].split()[-1]) for c in calls]
+    assert all(s % 100 == 0 for s in steps[:-1]) and steps == sorted(steps)

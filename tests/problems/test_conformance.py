@@ -57,6 +57,7 @@ from landscope.problems import (
     ReluWeightDecay,
     Residuals,
     RowData,
+    FusedGD,
     StopNorm,
     TwoLayerRegression,
     UnivariateReLU,
@@ -189,7 +190,7 @@ def _psd_minimizer(prob: Quadratic) -> torch.Tensor:
     return (prob.center + 0.7 * U[:, 0])[None]  # center plus a null-space direction
 
 
-RTS = frozenset({KnownOptimum, Factored})
+RTS = frozenset({KnownOptimum, Factored, FusedGD})
 RES_FAC = frozenset({Residuals, Factored})
 
 FACTORIES: dict[type, list[Case]] = {
@@ -442,7 +443,9 @@ def test_every_capability_has_a_contract_here() -> None:
         and obj.__module__ == capabilities.__name__
     }
     assert defined == set(CAPABILITIES)
-    assert set(CAPABILITIES) == {RowData, Residuals, ManyHvp, KnownOptimum, Factored, StopNorm}
+    assert set(CAPABILITIES) == {
+        RowData, Residuals, ManyHvp, KnownOptimum, Factored, StopNorm, FusedGD
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -659,3 +662,38 @@ def test_stop_norm(case: Case) -> None:
         _check(prob.stop_norm(g[r : r + 1]), norm[r : r + 1], f"stop_norm of row {r} alone")
     g[1] = math.nan
     assert not bool(torch.isfinite(prob.stop_norm(g)[1]))
+
+
+@pytest.mark.parametrize("case", _with(FusedGD), ids=[c.id for c in _with(FusedGD)])
+def test_fused_gd(case: Case) -> None:
+    """``fused_gd`` takes the driver's GD steps (to rounding) or declines with None."""
+    prob = _build(case)
+    theta = _point(prob, seed=10)
+    norms = prob.grad(theta).norm(dim=1)
+    theta = theta[norms.argsort(descending=True)]  # row 0 the steepest, row 2 the flattest
+    norms = prob.grad(theta).norm(dim=1)
+    lr, budget = 0.05, 7
+    kw = {"grad_tol": -math.inf, "max_steps": 1000, "diverge": 1e12}
+    steps0 = torch.tensor([0, 3, 995])  # the last row meets max_steps after 5 steps
+    out = prob.fused_gd(theta, lr, budget=budget, steps=steps0, **kw)
+    if out is None:  # declined (a variant the kernel lacks): nothing to hold it to
+        return
+    th, g, gn, steps, status = out
+    ref = theta.clone()
+    for r, n in enumerate((7, 7, 5)):  # plain GD, row by row
+        for _ in range(n):
+            ref[r] -= lr * prob.grad(ref[r : r + 1])[0]
+    # a few steps of the same arithmetic in another order (compiled loops vs torch)
+    _check(th, ref, "fused GD iterates")
+    _check(g, prob.grad(ref), "gradient at the returned iterate")
+    _check(gn, prob.grad(ref).norm(dim=1), "returned gradient norm")
+    assert steps.tolist() == [7, 10, 1000] and status.tolist() == [0, 0, 2]
+    assert theta.shape == th.shape and th.dtype == F64
+    # budget 0 only evaluates; a met gradient tolerance converges; a NaN row diverges
+    bad = theta.clone()
+    bad[1] = math.nan
+    kw["grad_tol"] = float(norms[0] + norms[2]) / 2  # met by row 2 only
+    zero = torch.zeros(3, dtype=torch.long)
+    th, g, gn, steps, status = prob.fused_gd(bad, lr, budget=0, steps=zero, **kw)
+    assert status.tolist() == [0, 3, 1] and steps.tolist() == [0, 0, 0]
+    assert gn[1] == math.inf and torch.equal(th[0], theta[0])

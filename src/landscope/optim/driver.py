@@ -17,7 +17,18 @@ not the method's own arithmetic:
   restricted along with the batch;
 - **the record**: per-row final parameters, gradient norm, loss, step count and status;
 - **observers**: callables that see every iteration (progress bars, trackers of the
-  dynamics), so no caller needs a loop over steps of its own.
+  dynamics), so no caller needs a loop over steps of its own;
+- **a compiled fast path** for plain ``GD(lr)`` on a problem that has one (``FusedGD``,
+  e.g. the closed-form ReLU teacher-student in float64 on the CPU): the rows run
+  ``FUSED_BUDGET`` steps per call in compiled code (fewer if a ``Progress`` reports more
+  often), under the same stopping rule, with the same record. It applies when the
+  stopping rule needs no loss, the problem has no ``stop_norm`` and every observer is
+  content with a view per call (``Progress``; an observer says so with a class attribute
+  ``fused_ok = True``; a view's ``step`` is then the most steps any row has taken), and
+  ``run(..., fused=False)`` (or the environment variable ``LANDSCOPE_FUSED=0``, for a
+  whole study and its worker processes) turns it off. A batched torch step costs ~40 small tensor
+  operations whatever the batch, so a census's tail of a few slow rows was dispatch
+  latency (benchmarks/README.md).
 
 A method is a batched ``init``/``update`` pair with per-row state (optax's
 ``GradientTransformation``, given access to the problem for line searches and
@@ -31,14 +42,15 @@ Levenberg-Marquardt does to reuse its Jacobian. A plain transform with ``init(th
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 
 from ..problems import Problem
-from ..problems.capabilities import RowData, StopNorm
+from ..problems.capabilities import FusedGD, RowData, StopNorm
 
 __all__ = [
     "STATUS",
@@ -56,6 +68,9 @@ __all__ = [
 
 STATUS = ("running", "converged", "max_steps", "diverged")
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED = 0, 1, 2, 3
+FUSED_BUDGET = 1000
+"""Steps per row per call of a problem's compiled GD (``FusedGD``): how often observers
+(the progress bar) hear of it; the call's overhead is nothing against them."""
 
 State = Any  # a tensor, or a tuple / list / dict of them (None allowed), row index first
 
@@ -292,6 +307,7 @@ class Progress:
     fn: Callable[[int, int, str], None]
     label: str = "step"
     every: int = 0
+    fused_ok: ClassVar[bool] = True  # a view every FUSED_BUDGET steps is enough
 
     def __call__(self, view: View) -> None:
         tick = self.every > 0 and view.step % self.every == 0
@@ -338,6 +354,72 @@ class RunResult:
         )
 
 
+def _fusable(problem: Any, m: Any, stop: Stop, observers: Sequence[Observer]) -> bool:
+    """Whether ``run`` may hand the rows to the problem's compiled GD."""
+    from .transforms import GD
+
+    return (
+        isinstance(problem, FusedGD)
+        and not isinstance(problem, (StopNorm, RowData))
+        and isinstance(m, _Transform)
+        and type(m.transform) is GD
+        and m.transform.schedule is None
+        and stop.loss_target is None
+        and stop.loss_growth is None
+        and all(getattr(o, "fused_ok", False) for o in observers)
+    )
+
+
+def _run_fused(
+    problem: Any, theta0: torch.Tensor, lr: float, stop: Stop, observers: Sequence[Observer]
+) -> tuple[torch.Tensor, ...] | None:
+    """``run`` through ``problem.fused_gd``, ``FUSED_BUDGET`` steps per call; None if the
+    problem declines these rows. Returns (theta, grad_norm, loss, steps, status)."""
+    R, dev, dt = theta0.shape[0], theta0.device, theta0.dtype
+    out_theta = theta0.clone()
+    out_gn = torch.full((R,), math.inf, dtype=dt, device=dev)
+    out_loss = torch.full((R,), math.nan, dtype=dt, device=dev)
+    out_steps = torch.zeros(R, dtype=torch.long, device=dev)
+    out_status = torch.zeros(R, dtype=torch.long, device=dev)
+    grad_tol = -math.inf if stop.grad_tol is None else stop.grad_tol
+    idx = torch.arange(R, device=dev)
+    theta, steps = theta0, torch.zeros(R, dtype=torch.long, device=dev)
+    # a progress bar that reports every N iterations gets a view every N steps
+    ticks = [o.every for o in observers if getattr(o, "every", 0) > 0]
+    chunk = min([FUSED_BUDGET, *ticks])
+    it, budget = 0, 0  # the first call only evaluates the start
+    while idx.numel():
+        res = problem.fused_gd(
+            theta, lr, grad_tol=grad_tol, max_steps=stop.max_steps, diverge=stop.diverge,
+            budget=budget, steps=steps,
+        )  # fmt: skip
+        if res is None:
+            return None
+        before = steps
+        theta, g, gn, steps, code = (t.to(dev) for t in res)
+        steps = steps.long()
+        fin = code != RUNNING
+        if steps.numel():  # the view's step: the most steps any row took so far
+            it += int((steps - before).max())
+        if observers:
+            view = View(
+                step=it, rows=idx, theta=theta, loss=None, grad=g, grad_norm=gn,
+                steps=steps, status=code, finished=bool(fin.any()), done=fin, total=R,
+                state=(), problem=problem,
+            )  # fmt: skip
+            for obs in observers:
+                obs(view)
+        rows = idx[fin]
+        out_theta[rows] = theta[fin].to(dt)
+        out_gn[rows] = gn[fin].to(dt)
+        out_steps[rows] = steps[fin]
+        out_status[rows] = code[fin]
+        keep = ~fin
+        idx, theta, steps = idx[keep], theta[keep], steps[keep]
+        budget = chunk
+    return out_theta, out_gn, out_loss, out_steps, out_status
+
+
 def _take(state: State, keep: torch.Tensor) -> State:
     if state is None:
         return None
@@ -359,6 +441,7 @@ def run(
     *,
     stop: Stop | None = None,
     observers: Sequence[Observer] = (),
+    fused: bool = True,
 ) -> RunResult:
     """Run ``method`` on every row of ``theta0`` until each row stops (see ``Stop``).
 
@@ -371,6 +454,8 @@ def run(
         method: a ``Method`` or a plain transformation such as ``GD(lr)``.
         stop: the stopping rule (default ``Stop()``).
         observers: called with a ``View`` at every iteration.
+        fused: use the problem's compiled GD where it applies (module docstring); the
+            iterates are the same to rounding.
 
     Returns:
         RunResult with one entry per row of ``theta0``.
@@ -391,6 +476,13 @@ def run(
     out_status = torch.zeros(R, dtype=torch.long, device=dev)
     if R == 0:  # no row can ever finish: the loop below would not end
         return RunResult(out_theta, out_gn, out_loss, out_steps, out_status, stop, m.name)
+
+    if fused and os.environ.get("LANDSCOPE_FUSED", "1") != "0" and _fusable(
+        problem, m, stop, observers
+    ):
+        out = _run_fused(problem, theta0, m.transform.lr, stop, observers)
+        if out is not None:
+            return RunResult(*out, stop=stop, method=m.name)
 
     idx = torch.arange(R, device=dev)  # original row of each active row
     prob = problem

@@ -13,6 +13,8 @@ can do is declared by implementing one of these, and callers test it with
 - ``KnownOptimum``: the distance from each row to the nearest global minimizer.
 - ``Factored``: parameter rows split into blocks and joined back.
 - ``StopNorm``: the problem's own measure of a gradient's size for stopping rules.
+- ``FusedGD``: plain gradient descent run many steps per call in compiled code (the
+  driver's fast path for ``GD(lr)``).
 
 ``isinstance`` on a runtime-checkable protocol checks that the members exist, not their
 signatures or meaning: the contracts written here are what the conformance suite
@@ -28,6 +30,7 @@ import torch
 __all__ = [
     "CAPABILITIES",
     "Factored",
+    "FusedGD",
     "KnownOptimum",
     "ManyHvp",
     "Residuals",
@@ -121,5 +124,42 @@ class StopNorm(Protocol):
     def stop_norm(self, grad: torch.Tensor) -> torch.Tensor: ...
 
 
-CAPABILITIES: tuple[type, ...] = (RowData, Residuals, ManyHvp, KnownOptimum, Factored, StopNorm)
+@runtime_checkable
+class FusedGD(Protocol):
+    """Plain gradient descent, many steps per call, in compiled code.
+
+    Contract: ``fused_gd(theta, lr, *, grad_tol, max_steps, diverge, budget, steps)``
+    returns None where it does not cover the rows (a dtype, device or variant its kernel
+    lacks; the caller then steps in torch), else ``(theta, grad, grad_norm, steps,
+    status)``: every row advanced by theta <- theta - lr grad(theta) under
+    ``landscope.optim.run``'s rule for ``GD(lr)`` (at each iterate: diverged if ||grad||
+    is not <= ``diverge``, with grad_norm inf; converged if ||grad|| <= ``grad_tol``; out
+    of budget once the row's count ``steps`` (R,) reaches ``max_steps``; else a step),
+    for at most ``budget`` steps in this call (status 0, running, for a row that used
+    them all); ``grad`` is the gradient at the returned theta, ``steps`` the counts after
+    the call, ``status`` the driver's codes. The iterates equal the driver's to rounding.
+    """
+
+    def fused_gd(
+        self,
+        theta: torch.Tensor,
+        lr: float,
+        *,
+        grad_tol: float,
+        max_steps: int,
+        diverge: float,
+        budget: int,
+        steps: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...] | None: ...
+
+
+CAPABILITIES: tuple[type, ...] = (
+    RowData,
+    Residuals,
+    ManyHvp,
+    KnownOptimum,
+    Factored,
+    StopNorm,
+    FusedGD,
+)
 """Every optional capability, for code that reports what a problem can do."""

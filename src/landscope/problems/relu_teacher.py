@@ -43,6 +43,13 @@ from .._validate import as_param_batch, check_finite, resolve_device, resolve_dt
 from ..gaussian.arccos import arccos_pairs
 from ._base import draw_rows
 
+try:  # the compiled GD path; without numba the driver steps in torch
+    import numba
+
+    from . import _relu_gd
+except ImportError:  # pragma: no cover - numba is a dependency
+    _relu_gd = None
+
 __all__ = ["ReluTeacherStudent"]
 
 _TWO_PI = 2 * math.pi
@@ -246,6 +253,52 @@ class ReluTeacherStudent:
         if self.train_second_layer:
             return self._loss_and_grad_general(theta)[1]
         return self._lean(theta, with_loss=False)[1]
+
+    def fused_gd(
+        self,
+        theta: torch.Tensor,
+        lr: float,
+        *,
+        grad_tol: float,
+        max_steps: int,
+        diverge: float,
+        budget: int,
+        steps: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...] | None:
+        """Plain GD in compiled code (``FusedGD``): every row up to ``budget`` steps.
+
+        Covers the fixed second layer in float64 on the CPU (the census's setting; the
+        kernel is ``_relu_gd.gd_rows``, the same gradient as ``grad``); returns None
+        otherwise, and the driver steps in torch. Returns (theta, grad, grad_norm, steps,
+        status) as ``landscope.optim.run`` would record them after these steps.
+        """
+        if (
+            _relu_gd is None
+            or self.train_second_layer
+            or self.dtype != torch.float64
+            or theta.dtype != torch.float64
+            or theta.device.type != "cpu"
+        ):
+            return None
+        R = theta.shape[0]
+        W = theta.detach().reshape(R, self.n, self.d).numpy().copy()
+        st = steps.detach().numpy().astype(np.int64)  # a copy: advanced in place
+        status = np.zeros(R, dtype=np.int64)
+        gn = np.empty(R)
+        G = np.empty_like(W)
+        # as many threads as torch uses (one per worker under ``landscope run --jobs``)
+        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+        _relu_gd.gd_rows(
+            W, np.ascontiguousarray(self.V.numpy()), float(lr), float(grad_tol), int(max_steps), float(diverge),
+            int(budget), st, status, gn, G,
+        )  # fmt: skip
+        return (
+            torch.from_numpy(W.reshape(R, -1)),
+            torch.from_numpy(G.reshape(R, -1)),
+            torch.from_numpy(gn),
+            torch.from_numpy(st),
+            torch.from_numpy(status),
+        )
 
     def _lean(
         self, theta: torch.Tensor, with_loss: bool
