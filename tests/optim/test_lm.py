@@ -166,3 +166,58 @@ def test_problem_without_residuals_is_refused() -> None:
 
     with pytest.raises(TypeError, match="LossOnly has no residuals and Jacobian"):
         run(LossOnly(), torch.zeros(1, 2, dtype=DT), LM)
+
+
+@dataclass(frozen=True)
+class PrimalOnly:
+    """A least-squares problem's residuals and full Jacobian, without its factors."""
+
+    inner: DeepQuadraticNet
+
+    def residuals(self, t: torch.Tensor) -> torch.Tensor:
+        return self.inner.residuals(t)
+
+    def residuals_and_jacobian(self, t: torch.Tensor):
+        return self.inner.residuals_and_jacobian(t)
+
+
+def _wide_student() -> tuple[DeepQuadraticNet, torch.Tensor]:
+    # P = 3 x 5 + 5 x 5 + 5 = 45 parameters on m = 14 samples: the m x m form applies
+    X = torch.randn(14, 3, generator=_gen(5), dtype=DT)
+    y, _ = planted_targets(X, (2, 2), _gen(6))
+    prob = DeepQuadraticNet(X, y, widths=(5, 5))
+    assert prob.n_params == 45 and X.shape[0] < prob.n_params
+    return prob, init_from_seeds(prob, range(5))
+
+
+def test_dual_form_takes_the_primal_steps() -> None:
+    prob, theta0 = _wide_student()
+    stop = Stop(grad_tol=0.0, max_steps=4)
+    dual = run(prob, theta0, LM, stop=stop)
+    primal = run(PrimalOnly(prob), theta0, LM, stop=stop)
+    assert dual.steps.tolist() == primal.steps.tolist() == [4] * 5
+    # the same step from (K + mu I) alpha = r and (J'J + mu I) delta = -J'r: rounding
+    # amplified by the damped systems' condition (<= ~1e4 while mu >= 1e-4 max diag J'J)
+    assert_close(dual.theta, primal.theta, rtol=1e-9, atol=1e-11, what="dual vs primal LM")
+    assert_close(dual.loss, primal.loss, rtol=1e-9, atol=1e-14, what="losses")
+
+
+def test_dual_form_runs_like_the_primal_without_building_the_jacobian(monkeypatch) -> None:
+    prob, theta0 = _wide_student()
+    stop = Stop(grad_tol=1e-12, max_steps=300)
+    primal = run(PrimalOnly(prob), theta0, LM, stop=stop)
+
+    def refuse(*a, **kw):
+        raise AssertionError("the m x m form must not build J")
+
+    monkeypatch.setattr(DeepQuadraticNet, "residuals_and_jacobian", refuse)
+    dual = run(prob, theta0, LM, stop=stop)
+    # measured: 4 of 5 rows creep into degenerate zero-loss minima (loss / L0 1e-19 to
+    # 3e-6 after 300 iterations) and one converges, on either form alike
+    assert dual.status_names() == primal.status_names()
+    assert "converged" in dual.status_names() and dual.steps.tolist() == primal.steps.tolist()
+    # 300 iterations apart: rounding grows through the nearly singular damped systems
+    # (measured 2e-6 relative), far below the spread between rows
+    assert_close(dual.loss, primal.loss, rtol=1e-3, atol=1e-30, what="losses after 300")
+    L0 = 0.5 * float((prob.y**2).mean())
+    assert float(dual.loss[dual.status == 1].max()) / L0 < 1e-20

@@ -43,6 +43,7 @@ from landscope.problems import (
     DropoutLinear,
     EmpiricalTeacherStudent,
     Factored,
+    FactoredJacobian,
     KnownOptimum,
     ManyHvp,
     ModuleLoss,
@@ -263,13 +264,13 @@ FACTORIES: dict[type, list[Case]] = {
         Case(
             "deep-quadratic-1",
             lambda: DeepQuadraticNet(*_samples(6, 3, 7), widths=(2,)),
-            RES_FAC,
+            RES_FAC | {FactoredJacobian},
             autograd=False,
         ),
         Case(
             "deep-quadratic-2-norm",
             lambda: DeepQuadraticNet(*_samples(6, 2, 8), widths=(2, 2), added_norm=True),
-            RES_FAC,
+            RES_FAC | {FactoredJacobian},
             autograd=False,
         ),
     ],
@@ -444,7 +445,8 @@ def test_every_capability_has_a_contract_here() -> None:
     }
     assert defined == set(CAPABILITIES)
     assert set(CAPABILITIES) == {
-        RowData, Residuals, ManyHvp, KnownOptimum, Factored, StopNorm, FusedGD
+        RowData, Residuals, ManyHvp, KnownOptimum, Factored, StopNorm, FusedGD,
+        FactoredJacobian,
     }  # fmt: skip
 
 
@@ -697,3 +699,16 @@ def test_fused_gd(case: Case) -> None:
     th, g, gn, steps, status = prob.fused_gd(bad, lr, budget=0, steps=zero, **kw)
     assert status.tolist() == [0, 3, 1] and steps.tolist() == [0, 0, 0]
     assert gn[1] == math.inf and torch.equal(th[0], theta[0])
+
+
+@pytest.mark.parametrize("case", _with(FactoredJacobian), ids=[c.id for c in _with(FactoredJacobian)])
+def test_factored_jacobian(case: Case) -> None:
+    prob = _build(case)
+    theta = _point(prob, seed=11)
+    r, factors = prob.residuals_and_factors(theta)
+    r_ref, J_ref = prob.residuals_and_jacobian(theta)
+    R, m = r_ref.shape
+    blocks = [(A[..., :, None] * B[..., None, :]).reshape(R, m, -1) for A, B in factors]
+    assert all(A.shape[:2] == B.shape[:2] == (R, m) for A, B in factors)
+    _check(r, r_ref, "residuals")
+    _check(torch.cat(blocks, dim=2), J_ref, "Jacobian from its factors")

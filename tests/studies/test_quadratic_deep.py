@@ -74,14 +74,18 @@ def test_a_cell_end_to_end() -> None:
 
 
 def test_uncertified_rows_when_too_large_and_summary() -> None:
-    rows = run_cell(cfg(h=2, max_certify=0), [0, 1], RunContext())
-    assert {r["verdict"] for r in rows} == {"uncertified"}
+    rows = run_cell(cfg(h=2, max_certify=0, variant="added_norm"), [0, 1], RunContext())
+    # no spectrum: a row at the global value 0 is settled by its loss, the others not
+    assert [r["verdict"] for r in rows] == [
+        "global_min" if r["loss"] <= 1e-9 else "uncertified" for r in rows
+    ]
+    assert {r["verdict"] for r in rows} == {"global_min", "uncertified"}  # measured
     assert all(r["eig_min"] is None and math.isfinite(r["grad_norm"]) for r in rows)
     for r in rows:
-        r.update(config_hash="x", cell_wall_s=1.0, **{k: v for k, v in cfg(h=2).items()})
+        r.update(config_hash="x", cell_wall_s=1.0, **cfg(h=2, variant="added_norm"))
     (s,) = summarize(rows)
     assert s["runs"] == 2 and 0 <= s["reached_global"] <= 1
-    assert s["global_min"] == 0 and s["bad_n_neg_mean"] is None
+    assert s["global_min"] == 0.5 and s["bad_n_neg_mean"] is None
 
 
 def test_cli_run_show_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

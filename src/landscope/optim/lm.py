@@ -15,6 +15,13 @@ The problem must have the ``Residuals`` capability (``residuals_and_jacobian(the
 (r (R, m), J (R, m, P))`` and ``residuals(theta) -> r``), with its loss equal to |r|^2 / 2.
 The gain of a trial step is computed from residuals, (r - r')(r + r') / 2, not as a
 difference of losses, so steps keep being accepted down to gradients far below sqrt(eps |F|).
+
+With more parameters than residuals (P > m) and a Jacobian given as Kronecker factors
+(``FactoredJacobian``: the layers of a network), the same step is taken in its m x m
+form, delta = -J' (J J' + mu I)^-1 r (the push-through identity (J'J + mu I)^-1 J' =
+J' (J J' + mu I)^-1), with J J' and J' v formed from the factors and J never built: for a
+deep quadratic student of 140 units per layer on 1,430 samples (P ~ 21,000) that is
+~2 GFLOP an iteration where J'J would take ~600 and 3.5 GB.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..problems.capabilities import Residuals
+from ..problems.capabilities import FactoredJacobian, Residuals
 from .driver import Eval, MethodBase, Step, restrict
 
 __all__ = ["LevenbergMarquardt"]
@@ -46,6 +53,31 @@ def normal_equations(
     r, J = problem.residuals_and_jacobian(theta)
     Jt = J.transpose(1, 2)
     return r, 0.5 * (r * r).sum(1), (Jt @ r[..., None])[..., 0], Jt @ J
+
+
+def gram(factors: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """J J' (R, m, m) from Kronecker factors: sum over blocks of (A A') * (B B')."""
+    out = None
+    for A, B in factors:
+        term = (A @ A.transpose(1, 2)) * (B @ B.transpose(1, 2))
+        out = term if out is None else out + term
+    return out
+
+
+def jt_apply(factors: list[tuple[torch.Tensor, torch.Tensor]], v: torch.Tensor) -> torch.Tensor:
+    """J' v (R, P) for v (R, m): per block (A * v)' B, flattened row-major."""
+    R = v.shape[0]
+    return torch.cat(
+        [((A * v[..., None]).transpose(1, 2) @ B).reshape(R, -1) for A, B in factors], dim=1
+    )
+
+
+def jtj_diag(factors: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """diag(J'J) (R, P): per block (A^2)' B^2."""
+    R = factors[0][0].shape[0]
+    return torch.cat(
+        [(A.square().transpose(1, 2) @ B.square()).reshape(R, -1) for A, B in factors], dim=1
+    )
 
 
 @dataclass(frozen=True)
@@ -81,17 +113,29 @@ class LevenbergMarquardt(MethodBase):
         }
 
     def evaluate(self, problem, theta, state, need_loss) -> Eval:
-        r, loss, g, A = normal_equations(problem, theta)
-        dmax = torch.diagonal(A, dim1=1, dim2=2).amax(1).clamp_min(1e-300)
+        dual = None
+        if isinstance(problem, FactoredJacobian):
+            r, F = problem.residuals_and_factors(theta)
+            if r.shape[1] < theta.shape[1]:  # fewer residuals than parameters: m x m form
+                g = jt_apply(F, r)
+                dmax = jtj_diag(F).amax(1).clamp_min(1e-300)
+                dual = {"r": r, "K": gram(F), "F": F, "dmax": dmax}
+                loss = 0.5 * (r * r).sum(1)
+        if dual is None:
+            r, loss, g, A = normal_equations(problem, theta)
+            dmax = torch.diagonal(A, dim1=1, dim2=2).amax(1).clamp_min(1e-300)
         mu = torch.where(torch.isnan(state["mu"]), self.mu0 * dmax, state["mu"])
-        state = {"mu": mu, "nu": state["nu"], "r": r, "A": A}
+        extra = dual if dual is not None else {"r": r, "A": A, "dmax": dmax}
+        state = {"mu": mu, "nu": state["nu"], **extra}
         return Eval(loss, g, state, stuck=mu > 1e16 * dmax)
 
     def update(self, problem, theta, loss, g, state) -> Step:
-        r, A = state["r"], state["A"]
+        r, dmax = state["r"], state["dmax"]
+        dual = "K" in state
         mu, nu = state["mu"].clone(), state["nu"].clone()
         R, P = theta.shape
-        eye = torch.eye(P, dtype=theta.dtype, device=theta.device)
+        n = r.shape[1] if dual else P
+        eye = torch.eye(n, dtype=theta.dtype, device=theta.device)
         stuck = torch.zeros(R, dtype=torch.bool, device=theta.device)
         # rows whose step is rejected retry with more damping, same J
         pending = torch.ones(R, dtype=torch.bool, device=theta.device)
@@ -100,9 +144,15 @@ class LevenbergMarquardt(MethodBase):
             rows = torch.nonzero(pending).flatten()
             if rows.numel() == 0:
                 break
-            M = A[rows] + mu[rows, None, None] * eye
-            L, info = torch.linalg.cholesky_ex(M)
-            delta = torch.cholesky_solve(-g[rows, :, None], L)[..., 0]
+            if dual:  # delta = -J' (J J' + mu I)^-1 r
+                M = state["K"][rows] + mu[rows, None, None] * eye
+                L, info = torch.linalg.cholesky_ex(M)
+                alpha = torch.cholesky_solve(r[rows, :, None], L)[..., 0]
+                delta = -jt_apply([(A[rows], B[rows]) for A, B in state["F"]], alpha)
+            else:  # (J'J + mu I) delta = -J'r
+                M = state["A"][rows] + mu[rows, None, None] * eye
+                L, info = torch.linalg.cholesky_ex(M)
+                delta = torch.cholesky_solve(-g[rows, :, None], L)[..., 0]
             trial = theta[rows] + delta
             ok_chol = info == 0
             new_r = restrict(problem, rows).residuals(trial)
@@ -122,7 +172,7 @@ class LevenbergMarquardt(MethodBase):
             mu[rej] = mu[rej] * nu[rej]
             nu[rej] = nu[rej] * 2
             pending[acc] = False
-            too_damped = mu[rej] > 1e16 * torch.diagonal(A[rej], dim1=1, dim2=2).amax(1)
+            too_damped = mu[rej] > 1e16 * dmax[rej]
             pending[rej[too_damped]] = False
             stuck[rej[too_damped]] = True
         return Step(new_theta, {"mu": mu, "nu": nu}, stuck=stuck)

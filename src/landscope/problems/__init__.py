@@ -2,7 +2,7 @@
 
 The core protocol is ``Problem``; optional capabilities are runtime-checkable protocols
 (``RowData``, ``Residuals``, ``ManyHvp``, ``KnownOptimum``, ``Factored``, ``StopNorm``,
-``FusedGD``, in ``capabilities``), tested with ``isinstance``. Every problem class exported here passes
+``FusedGD``, ``FactoredJacobian``, in ``capabilities``), tested with ``isinstance``. Every problem class exported here passes
 the conformance suite ``tests/problems/test_conformance.py``.
 
 ``LocalConvexity``, ``local_convexity`` and ``population_hessian`` (the population Hessian of

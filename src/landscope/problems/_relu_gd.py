@@ -87,51 +87,73 @@ def _grad_row(W, V, vn, nu, a_ww, s_ww, G):  # pragma: no cover - compiled
     return g2
 
 
-@numba.njit(cache=True, parallel=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def gd_rows(W, V, lr, grad_tol, max_steps, diverge, budget, steps, status, grad_norm, G_out):  # pragma: no cover
-    """Advance every row of W (R, n, d) in place by GD, at most ``budget`` steps each.
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _run_row(Wr, V, vn, lr, grad_tol, max_steps, diverge, budget, st, G):  # pragma: no cover
+    """GD on one row (n, d) in place; returns (status, steps, ||grad||); G the gradient."""
+    n = Wr.shape[0]
+    d = Wr.shape[1]
+    nu = np.empty(n)
+    a_ww = np.empty((n, n))
+    s_ww = np.empty((n, n))
+    taken = 0
+    while True:
+        gn = math.sqrt(_grad_row(Wr, V, vn, nu, a_ww, s_ww, G))
+        if not gn <= diverge:  # NaN too: a non-finite iterate gives a NaN gradient
+            return DIVERGED, st, math.inf
+        if gn <= grad_tol:
+            return CONVERGED, st, gn
+        if st >= max_steps:
+            return MAX_STEPS, st, gn
+        if taken >= budget:
+            return RUNNING, st, gn
+        for i in range(n):
+            for c in range(d):
+                Wr[i, c] -= lr * G[i, c]
+        st += 1
+        taken += 1
 
-    ``steps`` (R,) holds each row's steps so far and is advanced. On return ``status``
-    (R,) is the driver's code (RUNNING for a row that used up ``budget`` in this call),
-    ``grad_norm`` (R,) the final ||grad|| (inf if diverged) and ``G_out`` (R, n, d) the
-    gradient at the returned iterate.
-    """
-    R, n, d = W.shape
-    k = V.shape[0]
+
+@numba.njit(cache=True, nogil=True)
+def _norms(V):  # pragma: no cover - compiled
+    k, d = V.shape
     vn = np.empty(k)
     for j in range(k):
         s = 0.0
         for c in range(d):
             s += V[j, c] * V[j, c]
         vn[j] = math.sqrt(s)
-    for r in numba.prange(R):
-        Wr = W[r]
-        G = G_out[r]
-        nu = np.empty(n)
-        a_ww = np.empty((n, n))
-        s_ww = np.empty((n, n))
-        st = steps[r]
-        taken = 0
-        code = RUNNING
-        while True:
-            gn = math.sqrt(_grad_row(Wr, V, vn, nu, a_ww, s_ww, G))
-            if not gn <= diverge:  # NaN too: a non-finite iterate gives a NaN gradient
-                code = DIVERGED
-                gn = math.inf
-                break
-            if gn <= grad_tol:
-                code = CONVERGED
-                break
-            if st >= max_steps:
-                code = MAX_STEPS
-                break
-            if taken >= budget:
-                break
-            for i in range(n):
-                for c in range(d):
-                    Wr[i, c] -= lr * G[i, c]
-            st += 1
-            taken += 1
+    return vn
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def gd_rows(W, V, lr, grad_tol, max_steps, diverge, budget, steps, status, grad_norm, G_out):  # pragma: no cover
+    """Advance every row of W (R, n, d) in place by GD, at most ``budget`` steps each,
+    rows in parallel (numba's threads).
+
+    ``steps`` (R,) holds each row's steps so far and is advanced. On return ``status``
+    (R,) is the driver's code (RUNNING for a row that used up ``budget`` in this call),
+    ``grad_norm`` (R,) the final ||grad|| (inf if diverged) and ``G_out`` (R, n, d) the
+    gradient at the returned iterate.
+    """
+    vn = _norms(V)
+    for r in numba.prange(W.shape[0]):
+        code, st, gn = _run_row(
+            W[r], V, vn, lr, grad_tol, max_steps, diverge, budget, steps[r], G_out[r]
+        )
+        steps[r] = st
+        status[r] = code
+        grad_norm[r] = gn
+
+
+@numba.njit(cache=True, nogil=True)
+def gd_rows_serial(W, V, lr, grad_tol, max_steps, diverge, budget, steps, status, grad_norm, G_out):  # pragma: no cover
+    """``gd_rows`` in the calling thread alone: no thread pool (whose idle threads would
+    compete with the other worker processes of ``landscope run --jobs``)."""
+    vn = _norms(V)
+    for r in range(W.shape[0]):
+        code, st, gn = _run_row(
+            W[r], V, vn, lr, grad_tol, max_steps, diverge, budget, steps[r], G_out[r]
+        )
         steps[r] = st
         status[r] = code
         grad_norm[r] = gn

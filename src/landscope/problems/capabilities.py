@@ -13,6 +13,9 @@ can do is declared by implementing one of these, and callers test it with
 - ``KnownOptimum``: the distance from each row to the nearest global minimizer.
 - ``Factored``: parameter rows split into blocks and joined back.
 - ``StopNorm``: the problem's own measure of a gradient's size for stopping rules.
+- ``FactoredJacobian``: a least-squares Jacobian whose rows are Kronecker products per
+  block (layers of a network), so J J' is formed without J (Levenberg-Marquardt's
+  m x m form for students with more parameters than samples).
 - ``FusedGD``: plain gradient descent run many steps per call in compiled code (the
   driver's fast path for ``GD(lr)``).
 
@@ -30,6 +33,7 @@ import torch
 __all__ = [
     "CAPABILITIES",
     "Factored",
+    "FactoredJacobian",
     "FusedGD",
     "KnownOptimum",
     "ManyHvp",
@@ -125,6 +129,22 @@ class StopNorm(Protocol):
 
 
 @runtime_checkable
+class FactoredJacobian(Protocol):
+    """The residuals' Jacobian as per-block Kronecker factors (a ``Residuals`` problem).
+
+    Contract: ``residuals_and_factors(theta) -> (r (R, m), [(A_1, B_1), ..., (A_q, B_q)])``
+    with A_l (R, m, a_l), B_l (R, m, b_l), such that the Jacobian J of
+    ``residuals_and_jacobian`` is, for every row and sample i, the concatenation over l of
+    the outer products A_l[:, i, :, None] * B_l[:, i, None, :] flattened row-major
+    (sum_l a_l b_l = P); ``r`` is ``residuals(theta)``.
+    """
+
+    def residuals_and_factors(
+        self, theta: torch.Tensor
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]: ...
+
+
+@runtime_checkable
 class FusedGD(Protocol):
     """Plain gradient descent, many steps per call, in compiled code.
 
@@ -161,5 +181,6 @@ CAPABILITIES: tuple[type, ...] = (
     Factored,
     StopNorm,
     FusedGD,
+    FactoredJacobian,
 )
 """Every optional capability, for code that reports what a problem can do."""

@@ -287,8 +287,11 @@ class ReluTeacherStudent:
         gn = np.empty(R)
         G = np.empty_like(W)
         # as many threads as torch uses (one per worker under ``landscope run --jobs``)
-        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-        _relu_gd.gd_rows(
+        threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, R)
+        if threads > 1:
+            numba.set_num_threads(threads)
+        kernel = _relu_gd.gd_rows if threads > 1 else _relu_gd.gd_rows_serial
+        kernel(
             W, np.ascontiguousarray(self.V.numpy()), float(lr), float(grad_tol), int(max_steps), float(diverge),
             int(budget), st, status, gn, G,
         )  # fmt: skip

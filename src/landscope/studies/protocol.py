@@ -340,7 +340,9 @@ class PolishCertify(StepBase):
             its verdict (``global_min``) is settled whatever its gradient (a bool, or a
             setting: parameter name or function of the configuration).
         max_params: certify only problems with at most this many parameters (parameter
-            name or value; None: always). Above it no row is polished and every row is
+            name or value; None: always). Above it no row is polished and no spectrum
+            taken: a row within ``gap_tol`` of a known global value is ``global_min``
+            (what ``certify`` would say whatever its gradient), every other row
             ``UNCERTIFIED``, with its loss and gradient norm and the other certificate
             columns empty: a cost cap for dense spectra of wide students.
     """
@@ -383,7 +385,13 @@ class PolishCertify(StepBase):
             theta = cell.theta.to(torch.float64)
             loss, g = cell.problem64.loss_and_grad(theta)
             cols: dict[str, Any] = {k: [None] * cell.R for k in CERTIFICATE_COLUMNS}
-            cols["verdict"] = [UNCERTIFIED] * cell.R
+            gm = cell.problem64.global_min
+            at_global = (
+                np.zeros(cell.R, dtype=bool)
+                if gm is None
+                else (loss - gm <= Tolerances().gap_tol).cpu().numpy()
+            )
+            cols["verdict"] = np.where(at_global, "global_min", UNCERTIFIED).tolist()
             cols["loss"] = loss.detach().cpu().numpy().astype(float)
             cols["grad_norm"] = torch.linalg.vector_norm(g, dim=1).cpu().numpy().astype(float)
             cell.theta, cell.cert = theta, None
