@@ -25,7 +25,7 @@ def cfg(**kw) -> dict:
 
 def test_registered_grid() -> None:
     grid = STUDY.cells()
-    assert len(grid) == 3 * 2 * 7
+    assert len(grid) == 3 * 2 * 8
     assert {c["d"] for c in grid} == {8, 9, 10} and {c["depth"] for c in grid} == {2}
     with pytest.raises(ValueError, match="depth"):
         STUDY.cells({"depth": [4]})
