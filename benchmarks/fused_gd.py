@@ -36,7 +36,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     args = ap.parse_args()
     print(f"float64, CPU, {torch.get_num_threads()} torch threads, {args.steps} GD steps")
-    print(f"{'k':>3} {'rows':>5} {'torch us/row-step':>18} {'compiled':>9} {'ratio':>7} {'max diff':>9}")
+    head = ("k", 3), ("rows", 5), ("torch us/row-step", 18), ("compiled", 9), ("ratio", 7)
+    print(" ".join(f"{name:>{w}}" for name, w in head), f"{'max diff':>9}")
     for k in args.k:
         prob = make_problem({"k": k, "extra": 0, "d": 0, "train_a": 0})
         _time(prob, init_from_seeds(prob, [0]), 4.0 / k, 2, True)  # compile / load the kernel

@@ -44,6 +44,7 @@ from landscope.problems import (
     EmpiricalTeacherStudent,
     Factored,
     FactoredJacobian,
+    FusedGD,
     KnownOptimum,
     ManyHvp,
     ModuleLoss,
@@ -58,7 +59,6 @@ from landscope.problems import (
     ReluWeightDecay,
     Residuals,
     RowData,
-    FusedGD,
     StopNorm,
     TwoLayerRegression,
     UnivariateReLU,
@@ -701,7 +701,9 @@ def test_fused_gd(case: Case) -> None:
     assert gn[1] == math.inf and torch.equal(th[0], theta[0])
 
 
-@pytest.mark.parametrize("case", _with(FactoredJacobian), ids=[c.id for c in _with(FactoredJacobian)])
+@pytest.mark.parametrize(
+    "case", _with(FactoredJacobian), ids=[c.id for c in _with(FactoredJacobian)]
+)
 def test_factored_jacobian(case: Case) -> None:
     prob = _build(case)
     theta = _point(prob, seed=11)

@@ -477,8 +477,10 @@ def run(
     if R == 0:  # no row can ever finish: the loop below would not end
         return RunResult(out_theta, out_gn, out_loss, out_steps, out_status, stop, m.name)
 
-    if fused and os.environ.get("LANDSCOPE_FUSED", "1") != "0" and _fusable(
-        problem, m, stop, observers
+    if (
+        fused
+        and os.environ.get("LANDSCOPE_FUSED", "1") != "0"
+        and _fusable(problem, m, stop, observers)
     ):
         out = _run_fused(problem, theta0, m.transform.lr, stop, observers)
         if out is not None:

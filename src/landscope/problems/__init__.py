@@ -2,8 +2,9 @@
 
 The core protocol is ``Problem``; optional capabilities are runtime-checkable protocols
 (``RowData``, ``Residuals``, ``ManyHvp``, ``KnownOptimum``, ``Factored``, ``StopNorm``,
-``FusedGD``, ``FactoredJacobian``, in ``capabilities``), tested with ``isinstance``. Every problem class exported here passes
-the conformance suite ``tests/problems/test_conformance.py``.
+``FusedGD``, ``FactoredJacobian``, in ``capabilities``), tested with ``isinstance``.
+Every problem class exported here passes the conformance suite
+``tests/problems/test_conformance.py``.
 
 ``LocalConvexity``, ``local_convexity`` and ``population_hessian`` (the population Hessian of
 one-hidden-layer regression at the truth, an analysis rather than a problem) live in

@@ -126,7 +126,9 @@ def _norms(V):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def gd_rows(W, V, lr, grad_tol, max_steps, diverge, budget, steps, status, grad_norm, G_out):  # pragma: no cover
+def gd_rows(
+    W, V, lr, grad_tol, max_steps, diverge, budget, steps, status, grad_norm, G_out
+):  # pragma: no cover
     """Advance every row of W (R, n, d) in place by GD, at most ``budget`` steps each,
     rows in parallel (numba's threads).
 
@@ -146,7 +148,9 @@ def gd_rows(W, V, lr, grad_tol, max_steps, diverge, budget, steps, status, grad_
 
 
 @numba.njit(cache=True, nogil=True)
-def gd_rows_serial(W, V, lr, grad_tol, max_steps, diverge, budget, steps, status, grad_norm, G_out):  # pragma: no cover
+def gd_rows_serial(
+    W, V, lr, grad_tol, max_steps, diverge, budget, steps, status, grad_norm, G_out
+):  # pragma: no cover
     """``gd_rows`` in the calling thread alone: no thread pool (whose idle threads would
     compete with the other worker processes of ``landscope run --jobs``)."""
     vn = _norms(V)

@@ -43,12 +43,12 @@ from .._validate import as_param_batch, check_finite, resolve_device, resolve_dt
 from ..gaussian.arccos import arccos_pairs
 from ._base import draw_rows
 
-try:  # the compiled GD path; without numba the driver steps in torch
+try:  # the compiled GD path; without a usable numba the driver steps in torch
     import numba
 
     from . import _relu_gd
-except ImportError:  # pragma: no cover - numba is a dependency
-    _relu_gd = None
+except (ImportError, RuntimeError):  # pragma: no cover - numba is a dependency; a
+    _relu_gd = None  # RuntimeError: no writable folder for its on-disk cache
 
 __all__ = ["ReluTeacherStudent"]
 
@@ -291,10 +291,9 @@ class ReluTeacherStudent:
         if threads > 1:
             numba.set_num_threads(threads)
         kernel = _relu_gd.gd_rows if threads > 1 else _relu_gd.gd_rows_serial
-        kernel(
-            W, np.ascontiguousarray(self.V.numpy()), float(lr), float(grad_tol), int(max_steps), float(diverge),
-            int(budget), st, status, gn, G,
-        )  # fmt: skip
+        V = np.ascontiguousarray(self.V.numpy())
+        kernel(W, V, float(lr), float(grad_tol), int(max_steps), float(diverge),
+               int(budget), st, status, gn, G)  # fmt: skip
         return (
             torch.from_numpy(W.reshape(R, -1)),
             torch.from_numpy(G.reshape(R, -1)),
