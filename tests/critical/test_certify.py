@@ -351,9 +351,13 @@ def test_lanczos_route_agrees_with_dense_at_relu_minima(relu8_spurious) -> None:
     assert lanczos.n_neg.tolist() == [0] * R and lanczos.n_zero.tolist() == [0] * R
     row = lanczos.rows()[0]
     assert row["eig_method"] == "lanczos" and row["eig_min_bound"] == lanczos.eig_min_bound[0]
-    # the same rows give the same certificate (fixed Lanczos start)
+    # the same rows give the same certificate (fixed Lanczos start), to rounding: MKL's
+    # products inside the Hessian-vector products are not bit-reproducible from call to
+    # call on every input (measured: 8e-17 to 2e-16 apart on the rows compiled GD finds,
+    # 0 on those the torch step found, with no other process or thread involved)
     again = certify(prob, pts, max_dense=10)
-    assert again.eig_min.tolist() == lanczos.eig_min.tolist()
+    assert again.verdict.tolist() == lanczos.verdict.tolist()
+    np.testing.assert_allclose(again.eig_min, lanczos.eig_min, rtol=1e-12, atol=0)
 
 
 def test_lanczos_route_saddles_toys_and_degenerate_points() -> None:
