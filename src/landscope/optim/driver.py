@@ -26,9 +26,9 @@ not the method's own arithmetic:
   content with a view per call (``Progress``; an observer says so with a class attribute
   ``fused_ok = True``; a view's ``step`` is then the most steps any row has taken), and
   ``run(..., fused=False)`` (or the environment variable ``LANDSCOPE_FUSED=0``, for a
-  whole study and its worker processes) turns it off. A batched torch step costs ~40 small tensor
-  operations whatever the batch, so a census's tail of a few slow rows was dispatch
-  latency (benchmarks/README.md).
+  whole study and its worker processes) turns it off. A batched torch step costs ~40
+  small tensor operations whatever the batch, so a census's tail of a few slow rows was
+  dispatch latency (benchmarks/README.md).
 
 A method is a batched ``init``/``update`` pair with per-row state (optax's
 ``GradientTransformation``, given access to the problem for line searches and

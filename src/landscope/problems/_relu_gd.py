@@ -27,6 +27,17 @@ _TWO_PI = 2.0 * math.pi
 _FAST = {"reassoc", "contract", "nsz"}
 
 
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy", inline="always")
+def _angle(u, v, nu, nv):  # pragma: no cover - compiled
+    """(sin t, pi - t) for the angle t between the vectors u, v of norms nu, nv (as the
+    torch pass: the cosine's denominator floored at the smallest float, then clamped)."""
+    dot = 0.0
+    for c in range(u.shape[0]):
+        dot += u[c] * v[c]
+    cs = min(max(dot / max(nu * nv, np.finfo(np.float64).tiny), -1.0), 1.0)
+    return math.sqrt(max((1.0 - cs) * (1.0 + cs), 0.0)), math.pi - math.acos(cs)
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _grad_row(W, V, vn, nu, a_ww, s_ww, G):  # pragma: no cover - compiled
     """G = gradient of one row (n, d) at W, with a = b = 1; returns ||G||^2.
@@ -36,7 +47,6 @@ def _grad_row(W, V, vn, nu, a_ww, s_ww, G):  # pragma: no cover - compiled
     """
     n, d = W.shape
     k = V.shape[0]
-    tiny = np.finfo(np.float64).tiny
     for i in range(n):
         s = 0.0
         for c in range(d):
@@ -46,13 +56,7 @@ def _grad_row(W, V, vn, nu, a_ww, s_ww, G):  # pragma: no cover - compiled
         a_ww[i, i] = math.pi  # t = 0 with itself (cos clamps to 1: acos 0, sin 0)
         s_ww[i, i] = 0.0
         for j in range(i + 1, n):
-            dot = 0.0
-            for c in range(d):
-                dot += W[i, c] * W[j, c]
-            den = max(nu[i] * nu[j], tiny)
-            cs = min(max(dot / den, -1.0), 1.0)
-            sn = math.sqrt(max((1.0 - cs) * (1.0 + cs), 0.0))
-            a = math.pi - math.acos(cs)
+            sn, a = _angle(W[i], W[j], nu[i], nu[j])
             a_ww[i, j] = a
             a_ww[j, i] = a
             s_ww[i, j] = nu[j] * sn
@@ -70,13 +74,7 @@ def _grad_row(W, V, vn, nu, a_ww, s_ww, G):  # pragma: no cover - compiled
             for c in range(d):
                 G[i, c] += a * W[j, c]
         for j in range(k):
-            dot = 0.0
-            for c in range(d):
-                dot += W[i, c] * V[j, c]
-            den = max(nu[i] * vn[j], tiny)
-            cs = min(max(dot / den, -1.0), 1.0)
-            sn = math.sqrt(max((1.0 - cs) * (1.0 + cs), 0.0))
-            a = math.pi - math.acos(cs)
+            sn, a = _angle(W[i], V[j], nu[i], vn[j])
             s1 -= vn[j] * sn
             for c in range(d):
                 G[i, c] -= a * V[j, c]

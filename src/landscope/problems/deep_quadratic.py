@@ -233,16 +233,14 @@ class DeepQuadraticNet:
             z = u
         return (z @ parts[-1][:, :, None])[..., 0]
 
-    def residuals_and_jacobian(self, theta: object) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scaled residuals r = (f(x_i) - y_i) / sqrt(m), (R, m), so that the loss is
-        |r|^2 / 2, and their Jacobian (R, m, P), by per-sample back-propagation.
+    def _backprop(self, t: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """f (R, m) and, per sample, delta_1, z_0, ..., delta_L, z_{L-1}, z_L.
 
         With u_l = W_l z_{l-1} and delta_l = df/du_l: delta_L = 2 a[:h_L] u_L, and
         df/dz_{l-1} = W_l' delta_l (+ 2 a_norm z_{l-1} through the norm unit), of which the
         first h_{l-1} entries times 2 u_{l-1} give delta_{l-1}; then df/dW_l =
-        delta_l z_{l-1}' and df/da = z_L. (``jacobian_autograd`` is the slow reference.)
+        delta_l z_{l-1}' and df/da = z_L.
         """
-        t = self.as_batch(theta)
         R, m = t.shape[0], self.X.shape[0]
         parts = self.split(t)
         zs, us = [self.X.expand(R, *self.X.shape)], []
@@ -256,20 +254,34 @@ class DeepQuadraticNet:
             zs.append(nxt)
         a = parts[-1]
         f = (zs[-1] @ a[:, :, None])[..., 0]
-        blocks = [zs[-1]]  # df/da
+        out = [zs[-1]]  # df/da, then (z_{l-1}, delta_l) from the last layer down
         # df/dz_L, the gradient arriving at the last layer's output
         gz = a[:, None, :].expand(R, m, a.shape[1])
         for l in range(self.depth - 1, -1, -1):
             h = self.widths[l]
             delta = 2 * gz[..., :h] * us[l]  # (R, m, h_l)
-            blocks.append((delta[..., :, None] * zs[l][..., None, :]).reshape(R, m, -1))
+            out += [zs[l], delta]
             if l == 0:
                 break
             gprev = delta @ parts[l]  # (R, m, in_l)
             if self.added_norm:
                 gprev = gprev + 2 * gz[..., h:] * zs[l]
             gz = gprev
-        J = torch.cat(blocks[::-1], dim=2) / math.sqrt(m)
+        return f, out[::-1]
+
+    def residuals_and_jacobian(self, theta: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scaled residuals r = (f(x_i) - y_i) / sqrt(m), (R, m), so that the loss is
+        |r|^2 / 2, and their Jacobian (R, m, P), by per-sample back-propagation
+        (``_backprop``; ``jacobian_autograd`` is the slow reference).
+        """
+        t = self.as_batch(theta)
+        R, m = t.shape[0], self.X.shape[0]
+        f, fac = self._backprop(t)
+        blocks = [
+            (delta[..., :, None] * z[..., None, :]).reshape(R, m, -1)
+            for delta, z in zip(fac[0:-1:2], fac[1:-1:2], strict=True)
+        ]
+        J = torch.cat([*blocks, fac[-1]], dim=2) / math.sqrt(m)
         return (f - self.y) / math.sqrt(m), J
 
     def residuals_and_factors(
@@ -286,31 +298,10 @@ class DeepQuadraticNet:
         t = self.as_batch(theta)
         R, m = t.shape[0], self.X.shape[0]
         scale = 1.0 / math.sqrt(m)
-        parts = self.split(t)
-        zs, us = [self.X.expand(R, *self.X.shape)], []
-        for W in parts[:-1]:
-            z = zs[-1]
-            u = z @ W.transpose(1, 2)
-            us.append(u)
-            nxt = u.square()
-            if self.added_norm:
-                nxt = torch.cat([nxt, z.square().sum(-1, keepdim=True)], dim=-1)
-            zs.append(nxt)
-        a = parts[-1]
-        f = (zs[-1] @ a[:, :, None])[..., 0]
-        factors = [(torch.full((R, m, 1), scale, dtype=t.dtype, device=t.device), zs[-1])]
-        gz = a[:, None, :].expand(R, m, a.shape[1])
-        for l in range(self.depth - 1, -1, -1):
-            h = self.widths[l]
-            delta = 2 * gz[..., :h] * us[l]  # (R, m, h_l)
-            factors.append((delta * scale, zs[l]))
-            if l == 0:
-                break
-            gprev = delta @ parts[l]
-            if self.added_norm:
-                gprev = gprev + 2 * gz[..., h:] * zs[l]
-            gz = gprev
-        return (f - self.y) * scale, factors[::-1]
+        f, fac = self._backprop(t)
+        factors = [(delta * scale, z) for delta, z in zip(fac[0:-1:2], fac[1:-1:2], strict=True)]
+        ones = torch.full((R, m, 1), scale, dtype=t.dtype, device=t.device)
+        return (f - self.y) * scale, [*factors, (ones, fac[-1])]
 
     def residuals(self, theta: object) -> torch.Tensor:
         """(f(x_i) - y_i) / sqrt(m), (R, m): the loss is |r|^2 / 2."""
