@@ -40,7 +40,8 @@ def main() -> None:
     print(" ".join(f"{name:>{w}}" for name, w in head), f"{'max diff':>9}")
     for k in args.k:
         prob = make_problem({"k": k, "extra": 0, "d": 0, "train_a": 0})
-        _time(prob, init_from_seeds(prob, [0]), 4.0 / k, 2, True)  # compile / load the kernel
+        for warm in ([0], [0, 1]):  # compile / load the serial and the parallel kernel
+            _time(prob, init_from_seeds(prob, warm), 4.0 / k, 2, True)
         for R in args.rows:
             theta = init_from_seeds(prob, range(R))
             steps = args.steps if R > 8 else 10 * args.steps  # small batches: time enough steps
