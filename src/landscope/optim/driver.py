@@ -371,16 +371,19 @@ def _fusable(problem: Any, m: Any, stop: Stop, observers: Sequence[Observer]) ->
 
 
 def _run_fused(
-    problem: Any, theta0: torch.Tensor, lr: float, stop: Stop, observers: Sequence[Observer]
-) -> tuple[torch.Tensor, ...] | None:
-    """``run`` through ``problem.fused_gd``, ``FUSED_BUDGET`` steps per call; None if the
-    problem declines these rows. Returns (theta, grad_norm, loss, steps, status)."""
+    problem: Any,
+    theta0: torch.Tensor,
+    lr: float,
+    stop: Stop,
+    observers: Sequence[Observer],
+    record: tuple[torch.Tensor, ...],
+) -> bool:
+    """``run`` through ``problem.fused_gd``, ``FUSED_BUDGET`` steps per call, into
+    ``run``'s record (theta, grad_norm, loss, steps, status); False, with nothing
+    written, if the problem declines these rows (it decides at the first call, which
+    only evaluates the start)."""
     R, dev, dt = theta0.shape[0], theta0.device, theta0.dtype
-    out_theta = theta0.clone()
-    out_gn = torch.full((R,), math.inf, dtype=dt, device=dev)
-    out_loss = torch.full((R,), math.nan, dtype=dt, device=dev)
-    out_steps = torch.zeros(R, dtype=torch.long, device=dev)
-    out_status = torch.zeros(R, dtype=torch.long, device=dev)
+    out_theta, out_gn, _, out_steps, out_status = record  # GD leaves the loss NaN
     grad_tol = -math.inf if stop.grad_tol is None else stop.grad_tol
     idx = torch.arange(R, device=dev)
     theta, steps = theta0, torch.zeros(R, dtype=torch.long, device=dev)
@@ -394,7 +397,7 @@ def _run_fused(
             budget=budget, steps=steps,
         )  # fmt: skip
         if res is None:
-            return None
+            return False
         before = steps
         theta, g, gn, steps, code = (t.to(dev) for t in res)
         steps = steps.long()
@@ -417,7 +420,7 @@ def _run_fused(
         keep = ~fin
         idx, theta, steps = idx[keep], theta[keep], steps[keep]
         budget = chunk
-    return out_theta, out_gn, out_loss, out_steps, out_status
+    return True
 
 
 def _take(state: State, keep: torch.Tensor) -> State:
@@ -482,9 +485,9 @@ def run(
         and os.environ.get("LANDSCOPE_FUSED", "1") != "0"
         and _fusable(problem, m, stop, observers)
     ):
-        out = _run_fused(problem, theta0, m.transform.lr, stop, observers)
-        if out is not None:
-            return RunResult(*out, stop=stop, method=m.name)
+        record = (out_theta, out_gn, out_loss, out_steps, out_status)
+        if _run_fused(problem, theta0, m.transform.lr, stop, observers, record):
+            return RunResult(*record, stop=stop, method=m.name)
 
     idx = torch.arange(R, device=dev)  # original row of each active row
     prob = problem

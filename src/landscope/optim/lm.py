@@ -107,27 +107,31 @@ class LevenbergMarquardt(MethodBase):
 
     def init(self, problem, theta: torch.Tensor) -> dict[str, torch.Tensor]:
         require_residuals(problem, "Levenberg-Marquardt")
-        R = theta.shape[0]
+        R, P = theta.shape
+        # the m x m form where the Jacobian comes in factors and has fewer rows than
+        # columns (decided once, from one row's residuals; kept per row for the driver)
+        dual = isinstance(problem, FactoredJacobian) and (
+            R > 0 and problem.residuals(theta[:1]).shape[1] < P
+        )
         return {
             "mu": torch.full((R,), math.nan, dtype=theta.dtype, device=theta.device),
             "nu": torch.full((R,), 2.0, dtype=theta.dtype, device=theta.device),
+            "dual": torch.full((R,), dual, dtype=torch.bool, device=theta.device),
         }
 
     def evaluate(self, problem, theta, state, need_loss) -> Eval:
-        dual = None
-        if isinstance(problem, FactoredJacobian):
+        if bool(state["dual"][:1].any()):
             r, F = problem.residuals_and_factors(theta)
-            if r.shape[1] < theta.shape[1]:  # fewer residuals than parameters: m x m form
-                g = jt_apply(F, r)
-                dmax = jtj_diag(F).amax(1).clamp_min(1e-300)
-                dual = {"r": r, "K": gram(F), "F": F, "dmax": dmax}
-                loss = 0.5 * (r * r).sum(1)
-        if dual is None:
+            g = jt_apply(F, r)
+            dmax = jtj_diag(F).amax(1).clamp_min(1e-300)
+            loss = 0.5 * (r * r).sum(1)
+            extra = {"r": r, "K": gram(F), "F": F, "dmax": dmax}
+        else:
             r, loss, g, A = normal_equations(problem, theta)
             dmax = torch.diagonal(A, dim1=1, dim2=2).amax(1).clamp_min(1e-300)
+            extra = {"r": r, "A": A, "dmax": dmax}
         mu = torch.where(torch.isnan(state["mu"]), self.mu0 * dmax, state["mu"])
-        extra = dual if dual is not None else {"r": r, "A": A, "dmax": dmax}
-        state = {"mu": mu, "nu": state["nu"], **extra}
+        state = {"mu": mu, "nu": state["nu"], "dual": state["dual"], **extra}
         return Eval(loss, g, state, stuck=mu > 1e16 * dmax)
 
     def update(self, problem, theta, loss, g, state) -> Step:
@@ -176,4 +180,4 @@ class LevenbergMarquardt(MethodBase):
             too_damped = mu[rej] > 1e16 * dmax[rej]
             pending[rej[too_damped]] = False
             stuck[rej[too_damped]] = True
-        return Step(new_theta, {"mu": mu, "nu": nu}, stuck=stuck)
+        return Step(new_theta, {"mu": mu, "nu": nu, "dual": state["dual"]}, stuck=stuck)
