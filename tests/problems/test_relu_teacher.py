@@ -459,3 +459,36 @@ def test_lean_loss_and_grad_equal_the_general_pass() -> None:
     torch.testing.assert_close(loss, ref_loss, rtol=1e-12, atol=1e-13)
     torch.testing.assert_close(g, ref_g, rtol=1e-12, atol=1e-13)
     torch.testing.assert_close(prob.grad(theta), ref_g, rtol=1e-12, atol=1e-13)
+
+
+# ------------------------------------------------------------------ compiled Hessian
+def test_compiled_hessian_equals_the_torch_pass(monkeypatch) -> None:
+    # The compiled kernel (numba) and the torch pass evaluate the same closed forms in a
+    # different order: float64 rounding only. Rows: random (some neurons 3x the teacher's
+    # norm), and the degenerate ones (zero, equal, parallel, antiparallel neurons).
+    prob = ReluTeacherStudent(k=3, n=5, d=4)
+    theta = torch.cat([3.0 * _random_rows(prob, 6, seed=11), prob.join(_degenerate_rows(prob))])
+    assert prob._compiled(theta)
+    H = prob.hessian(theta)
+    ref = prob._hessian_rows(theta)
+    assert_close(H, ref, what="compiled vs torch Hessian")
+    assert torch.equal(H, H.transpose(1, 2)), "the compiled Hessian is exactly symmetric"
+    # one thread runs the serial kernel: the same numbers
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert torch.equal(prob.hessian(theta), H)
+    # LANDSCOPE_FUSED=0, float32, a trained second layer, requires_grad: the torch pass
+    monkeypatch.setenv("LANDSCOPE_FUSED", "0")
+    assert not prob._compiled(theta)
+    assert torch.equal(prob.hessian(theta), ref)
+    monkeypatch.delenv("LANDSCOPE_FUSED")
+    assert not prob._compiled(theta.clone().requires_grad_())
+    assert not ReluTeacherStudent(k=3, n=5, d=4, train_second_layer=True)._compiled(theta)
+    assert not ReluTeacherStudent(k=3, n=5, d=4, dtype="float32")._compiled(theta.float())
+
+
+@pytest.mark.parametrize(("k", "n", "d"), [(6, 6, 6), (4, 7, 9), (10, 10, 10)])
+def test_compiled_hessian_at_census_sizes(k: int, n: int, d: int) -> None:
+    # the sizes the census polishes and certifies, against the torch pass
+    prob = ReluTeacherStudent(k=k, n=n, d=d)
+    theta = prob.init(8, generator=_gen(k + n))
+    assert_close(prob.hessian(theta), prob._hessian_rows(theta), what=f"k={k} n={n} d={d}")

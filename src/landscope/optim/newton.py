@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._validate import finite_rows
 from ..problems import Problem
 from .driver import MethodBase, Step, Stop, run
 
@@ -60,8 +61,10 @@ class Newton(MethodBase):
         P = theta.shape[1]
         gna = torch.linalg.vector_norm(ga, dim=1)
         H = problem.hessian(theta)
-        finite_h = torch.isfinite(H).flatten(1).all(1)
-        H = torch.where(finite_h[:, None, None], H, torch.eye(P, dtype=H.dtype, device=H.device))
+        finite_h = finite_rows(H)
+        if not bool(finite_h.all()):
+            eye = torch.eye(P, dtype=H.dtype, device=H.device)
+            H = torch.where(finite_h[:, None, None], H, eye)
         d, info = torch.linalg.solve_ex(H, -ga[..., None])
         d = d[..., 0]
         ok = finite_h & (info == 0) & torch.isfinite(d).all(1)

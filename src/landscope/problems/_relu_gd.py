@@ -1,4 +1,5 @@
-"""Plain gradient descent on the closed-form ReLU teacher-student loss, compiled (numba).
+"""Plain gradient descent and the Hessian of the closed-form ReLU teacher-student loss,
+compiled (numba).
 
 The batched torch step costs ~40 small tensor operations whatever the batch size, so
 once a cell's working batch is down to a few slow rows (a census at k = 20 spends most
@@ -159,3 +160,126 @@ def gd_rows_serial(
         steps[r] = st
         status[r] = code
         grad_norm[r] = gn
+
+
+# ------------------------------------------------------------------ Hessian
+# The closed-form Hessian of ``ReluTeacherStudent._hessian_rows`` (second layer fixed to
+# ones), one row's (P, P) matrix written in place. The torch pass builds several
+# (R, n, n, d, d) pair tensors and is bound by their memory traffic; here each d x d
+# block is formed once, and block (l, i) is written as the transpose of block (i, l), so
+# the result is exactly symmetric.
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _hessian_row(W, V, vn, H):  # pragma: no cover - compiled
+    n, d = W.shape
+    k = V.shape[0]
+    tiny = np.finfo(np.float64).tiny
+    nu = np.empty(n)
+    ub = np.zeros((n, d))
+    vb = np.zeros((k, d))
+    for j in range(k):
+        s = max(vn[j], tiny)
+        for c in range(d):
+            vb[j, c] = V[j, c] / s
+    for i in range(n):
+        s = 0.0
+        for c in range(d):
+            s += W[i, c] * W[i, c]
+        nu[i] = math.sqrt(s)
+        s = max(nu[i], tiny)
+        for c in range(d):
+            ub[i, c] = W[i, c] / s
+    q = np.empty(d)
+    p = np.empty(d)
+    for a in range(H.shape[0]):
+        for b in range(H.shape[1]):
+            H[a, b] = 0.0
+    for i in range(n):
+        if nu[i] <= 0.0:  # relu'(0) = 0: a zero neuron's rows and columns stay zero
+            continue
+        o = i * d
+        # d2F/dw_i^2, the sum over z != i: alpha (I - u u') + sum_z beta q q'
+        alpha = 0.0
+        for z in range(n + k):
+            if z == i:
+                continue
+            if z < n:
+                zr, zn, zbar, cz = W[z], nu[z], ub[z], 1.0
+            else:
+                zr, zn, zbar, cz = V[z - n], vn[z - n], vb[z - n], -1.0
+            dot = 0.0
+            for c in range(d):
+                dot += W[i, c] * zr[c]
+            cs = min(max(dot / max(nu[i] * zn, tiny), -1.0), 1.0)
+            sq = 0.0
+            for c in range(d):
+                q[c] = zbar[c] - cs * ub[i, c]
+                sq += q[c] * q[c]
+            sq = math.sqrt(sq)
+            wz = cz * zn / (_TWO_PI * nu[i])
+            alpha += wz * sq
+            if sq > 0.0:
+                beta = wz / sq
+                for a in range(d):
+                    qa = beta * q[a]
+                    for b in range(d):
+                        H[o + a, o + b] += qa * q[b]
+        for a in range(d):
+            H[o + a, o + a] += alpha
+            for b in range(d):
+                H[o + a, o + b] -= alpha * ub[i, a] * ub[i, b]
+        # the student pairs (i, l), l >= i: ((pi - t) I + s c v v' + s (p v' + v p')
+        # - (c / s) p p') / 2 pi with u = ubar_i, v = ubar_l, p = u - c v
+        for l in range(i, n):
+            if nu[l] <= 0.0:
+                continue
+            dot = 0.0
+            for c in range(d):
+                dot += W[i, c] * W[l, c]
+            cs = min(max(dot / max(nu[i] * nu[l], tiny), -1.0), 1.0)
+            sp = 0.0
+            for c in range(d):
+                p[c] = ub[i, c] - cs * ub[l, c]
+                sp += p[c] * p[c]
+            sp = math.sqrt(sp)
+            t = math.atan2(sp, cs)
+            r = cs / sp if sp > 0.0 else 0.0
+            ol = l * d
+            for a in range(d):
+                va = ub[l, a]
+                pa = p[a]
+                for b in range(d):
+                    vb_ = ub[l, b]
+                    m = sp * cs * va * vb_ + sp * (pa * vb_ + va * p[b]) - r * pa * p[b]
+                    if a == b:
+                        m += math.pi - t
+                    m /= _TWO_PI
+                    if l == i:
+                        H[o + a, o + b] += m
+                    else:
+                        H[o + a, ol + b] = m
+                        H[ol + b, o + a] = m
+    for i in range(n):  # the diagonal blocks are sums of symmetric terms: exactly so
+        o = i * d
+        for a in range(d):
+            for b in range(a + 1, d):
+                m = 0.5 * (H[o + a, o + b] + H[o + b, o + a])
+                H[o + a, o + b] = m
+                H[o + b, o + a] = m
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def hessian_rows(W, V, H):  # pragma: no cover - compiled
+    """Fill H (R, P, P) with the Hessian of every row of W (R, n, d), rows in parallel."""
+    vn = _norms(V)
+    for r in numba.prange(W.shape[0]):
+        _hessian_row(W[r], V, vn, H[r])
+
+
+@numba.njit(cache=True, nogil=True)
+def hessian_rows_serial(W, V, H):  # pragma: no cover - compiled
+    """``hessian_rows`` in the calling thread alone (see ``gd_rows_serial``)."""
+    vn = _norms(V)
+    for r in range(W.shape[0]):
+        _hessian_row(W[r], V, vn, H[r])

@@ -33,6 +33,7 @@ exactly, so this only matters for hand-built points.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,13 +273,7 @@ class ReluTeacherStudent:
         otherwise, and the driver steps in torch. Returns (theta, grad, grad_norm, steps,
         status) as ``landscope.optim.run`` would record them after these steps.
         """
-        if (
-            _relu_gd is None
-            or self.train_second_layer
-            or self.dtype != torch.float64
-            or theta.dtype != torch.float64
-            or theta.device.type != "cpu"
-        ):
+        if not self._compiled(theta):
             return None
         R = theta.shape[0]
         W = theta.detach().reshape(R, self.n, self.d).numpy().copy()
@@ -286,11 +281,7 @@ class ReluTeacherStudent:
         status = np.zeros(R, dtype=np.int64)
         gn = np.empty(R)
         G = np.empty_like(W)
-        # as many threads as torch uses (one per worker under ``landscope run --jobs``)
-        threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, R)
-        if threads > 1:
-            numba.set_num_threads(threads)
-        kernel = _relu_gd.gd_rows if threads > 1 else _relu_gd.gd_rows_serial
+        kernel = _relu_gd.gd_rows if self._threads(R) > 1 else _relu_gd.gd_rows_serial
         V = np.ascontiguousarray(self.V.numpy())
         kernel(W, V, float(lr), float(grad_tol), int(max_steps), float(diverge),
                int(budget), st, status, gn, G)  # fmt: skip
@@ -341,6 +332,9 @@ class ReluTeacherStudent:
         by default about 64 MB of it.
         """
         R = theta.shape[0]
+        out = self._compiled_hessian(theta)
+        if out is not None:
+            return out
         if chunk is None:
             per_row = self.n * (self.n + self.k) * self.d * self.d * 8 * 3
             chunk = max(1, min(R, (64 << 20) // max(per_row, 1)))
@@ -348,6 +342,42 @@ class ReluTeacherStudent:
         for lo in range(0, R, chunk):  # memory chunks, each one batched computation
             out[lo : lo + chunk] = self._hessian_rows(theta[lo : lo + chunk])
         return out
+
+    def _compiled_hessian(self, theta: torch.Tensor) -> torch.Tensor | None:
+        """The Hessian from the compiled kernel (``_relu_gd.hessian_rows``: the same closed
+        forms, each d x d block formed once, exactly symmetric), where it applies: second
+        layer fixed, float64 on the CPU. None elsewhere (the torch pass then)."""
+        if not self._compiled(theta):
+            return None
+        R = theta.shape[0]
+        W = np.ascontiguousarray(theta.detach().reshape(R, self.n, self.d).numpy())
+        H = np.empty((R, self.n_params, self.n_params))
+        kernel = _relu_gd.hessian_rows if self._threads(R) > 1 else _relu_gd.hessian_rows_serial
+        kernel(W, np.ascontiguousarray(self.V.numpy()), H)
+        return torch.from_numpy(H)
+
+    def _compiled(self, theta: torch.Tensor) -> bool:
+        """Whether the compiled kernels cover these rows: numba importable, the second
+        layer fixed, float64 on the CPU (the census's setting), and not turned off by
+        ``LANDSCOPE_FUSED=0`` (which also turns off the driver's compiled GD)."""
+        return not (
+            os.environ.get("LANDSCOPE_FUSED", "1") == "0"
+            or _relu_gd is None
+            or self.train_second_layer
+            or self.dtype != torch.float64
+            or theta.dtype != torch.float64
+            or theta.device.type != "cpu"
+            or theta.requires_grad
+        )
+
+    @staticmethod
+    def _threads(rows: int) -> int:
+        """Threads for a compiled call: as many as torch uses (one per worker under
+        ``landscope run --jobs``), set on numba's pool when more than one."""
+        threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, rows)
+        if threads > 1:
+            numba.set_num_threads(threads)
+        return threads
 
     def _hessian_rows(self, theta: torch.Tensor) -> torch.Tensor:
         W, a, Z, coef, pr = self._pieces(theta)
