@@ -23,65 +23,108 @@ import numpy as np
 
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED = 0, 1, 2, 3
 _TWO_PI = 2.0 * math.pi
-# Reordered sums may vectorize; never "no NaNs / no infs": a NaN gradient is how a
-# diverged row is seen. IEEE division (error_model="numpy"): x / 0 is inf, not an error.
-_FAST = {"reassoc", "contract", "nsz"}
+# No fast-math flags. Reassociated sums made the results depend on the alignment of the
+# input buffers (a vectorized loop peels a different number of leading elements), so a
+# resumed study differed from an uninterrupted one in the last bits; the loops are laid
+# out to vectorize without them. Never "no NaNs / no infs" either: a NaN gradient is how
+# a diverged row is seen. IEEE division (error_model="numpy"): x / 0 is inf, not an error.
+_FAST: set[str] = set()
+
+
+# asin(y) = y + y R(y^2) on [0, 1/2], R a rational approximation (the coefficients of
+# fdlibm's e_asin.c / e_acos.c, error below one ulp on that interval).
+_PS = (
+    1.66666666666666657415e-01,
+    -3.25565818622400915405e-01,
+    2.01212532134862925881e-01,
+    -4.00555345006794114027e-02,
+    7.91534994289814532176e-04,
+    3.47933107596021167570e-05,
+)
+_QS = (
+    -2.40339491173441421878e00,
+    2.02094576023350569471e00,
+    -6.88283971605453293030e-01,
+    7.70381505559019352791e-02,
+)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy", inline="always")
-def _angle(u, v, nu, nv):  # pragma: no cover - compiled
-    """(sin t, pi - t) for the angle t between the vectors u, v of norms nu, nv (as the
-    torch pass: the cosine's denominator floored at the smallest float, then clamped)."""
-    dot = 0.0
-    for c in range(u.shape[0]):
-        dot += u[c] * v[c]
-    cs = min(max(dot / max(nu * nv, np.finfo(np.float64).tiny), -1.0), 1.0)
-    return math.sqrt(max((1.0 - cs) * (1.0 + cs), 0.0)), math.pi - math.acos(cs)
+def pi_minus_acos(x):  # pragma: no cover - compiled
+    """pi - acos(x) for x in [-1, 1], within 4.5e-16 (one ulp of pi) of pi - math.acos(x).
+
+    libm's acos is a scalar call of ~15 ns that numba cannot inline; this is a few
+    multiplications, one division and one square root, inlined (~1 ns in a loop), and
+    two thirds of a GD step's time at k = 20 went to acos. Reductions as fdlibm's:
+    |x| <= 1/2: acos x = pi/2 - asin x; x > 1/2: acos x = 2 asin sqrt((1 - x)/2);
+    x < -1/2: acos x = pi - 2 asin sqrt((1 + x)/2).
+    """
+    a = abs(x)
+    small = a <= 0.5
+    z = x * x if small else 0.5 * (1.0 - a)
+    y = a if small else math.sqrt(z)
+    p = z * (_PS[0] + z * (_PS[1] + z * (_PS[2] + z * (_PS[3] + z * (_PS[4] + z * _PS[5])))))
+    q = 1.0 + z * (_QS[0] + z * (_QS[1] + z * (_QS[2] + z * _QS[3])))
+    asn = y + y * (p / q)  # asin(y), y in [0, 1/2]
+    # written as selects, not branches, so that a loop over it vectorizes
+    big = (math.pi if x > 0.0 else 0.0) - math.copysign(2.0 * asn, x)
+    return 0.5 * math.pi + math.copysign(asn, x) if small else big
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _grad_row(W, V, vn, nu, a_ww, s_ww, G):  # pragma: no cover - compiled
+def _grad_row(W, Z, ZT, zn, C, S, G):  # pragma: no cover - compiled
     """G = gradient of one row (n, d) at W, with a = b = 1; returns ||G||^2.
 
-    ``nu`` (n,), ``a_ww`` and ``s_ww`` (n, n) are scratch: the student-student angle
-    terms pi - t and |w_j| sin t, computed once per pair (the kernel is symmetric).
+    Scratch: ``Z`` (n + k, d) = [W; V] and ``ZT`` its transpose (teacher part set by the
+    caller), ``zn`` (n + k,) the norms (teacher part set by the caller), ``C`` and ``S``
+    (n, n + k): the cosines, then c_z (pi - t) and c_z |z| sin t of every pair (student
+    i, z). The inner loops run over contiguous axes without reductions where it matters
+    (the dot products, the angles, A Z), so they vectorize without reassociated sums.
     """
     n, d = W.shape
-    k = V.shape[0]
+    m = Z.shape[0]
+    tiny = np.finfo(np.float64).tiny
     for i in range(n):
         s = 0.0
         for c in range(d):
             s += W[i, c] * W[i, c]
-        nu[i] = math.sqrt(s)
+            ZT[c, i] = W[i, c]
+            Z[i, c] = W[i, c]
+        zn[i] = math.sqrt(s)
+    for i in range(n):  # C = W Z' / (|w| |z|), a row at a time over z
+        for z in range(m):
+            C[i, z] = 0.0
+        for c in range(d):
+            w = W[i, c]
+            for z in range(m):
+                C[i, z] += w * ZT[c, z]
+        for z in range(m):
+            C[i, z] = min(max(C[i, z] / max(zn[i] * zn[z], tiny), -1.0), 1.0)
+        C[i, i] = 1.0  # t = 0 with itself: pi - t = pi, sin t = 0 exactly
     for i in range(n):
-        a_ww[i, i] = math.pi  # t = 0 with itself (cos clamps to 1: acos 0, sin 0)
-        s_ww[i, i] = 0.0
-        for j in range(i + 1, n):
-            sn, a = _angle(W[i], W[j], nu[i], nu[j])
-            a_ww[i, j] = a
-            a_ww[j, i] = a
-            s_ww[i, j] = nu[j] * sn
-            s_ww[j, i] = nu[i] * sn
+        for z in range(m):
+            cs = C[i, z]
+            cz = 1.0 if z < n else -1.0  # c_z = 1 on W, -1 on V
+            S[i, z] = cz * zn[z] * math.sqrt(max((1.0 - cs) * (1.0 + cs), 0.0))
+            C[i, z] = cz * pi_minus_acos(cs)
     g2 = 0.0
     for i in range(n):
-        for c in range(d):
-            G[i, c] = 0.0
-        if nu[i] <= 0.0:  # relu'(0) = 0: a zero neuron does not move
+        if zn[i] <= 0.0:  # relu'(0) = 0: a zero neuron does not move
+            for c in range(d):
+                G[i, c] = 0.0
             continue
         s1 = 0.0  # sum_z c_z |z| sin t
-        for j in range(n):
-            a = a_ww[i, j]
-            s1 += s_ww[i, j]
+        for z in range(m):
+            s1 += S[i, z]
+        r = s1 / zn[i]
+        for c in range(d):  # (A Z)_i + w_i s1 / |w_i|, A = c_z (pi - t)
+            G[i, c] = W[i, c] * r
+        for z in range(m):
+            a = C[i, z]
             for c in range(d):
-                G[i, c] += a * W[j, c]
-        for j in range(k):
-            sn, a = _angle(W[i], V[j], nu[i], vn[j])
-            s1 -= vn[j] * sn
-            for c in range(d):
-                G[i, c] -= a * V[j, c]
-        r = s1 / nu[i]
+                G[i, c] += a * Z[z, c]
         for c in range(d):
-            G[i, c] = (G[i, c] + W[i, c] * r) / _TWO_PI
+            G[i, c] /= _TWO_PI
             g2 += G[i, c] * G[i, c]
     return g2
 
@@ -91,12 +134,20 @@ def _run_row(Wr, V, vn, lr, grad_tol, max_steps, diverge, budget, st, G):  # pra
     """GD on one row (n, d) in place; returns (status, steps, ||grad||); G the gradient."""
     n = Wr.shape[0]
     d = Wr.shape[1]
-    nu = np.empty(n)
-    a_ww = np.empty((n, n))
-    s_ww = np.empty((n, n))
+    k = V.shape[0]
+    Z = np.empty((n + k, d))
+    ZT = np.empty((d, n + k))
+    zn = np.empty(n + k)
+    for j in range(k):
+        zn[n + j] = vn[j]
+        for c in range(d):
+            ZT[c, n + j] = V[j, c]
+            Z[n + j, c] = V[j, c]
+    C = np.empty((n, n + k))
+    S = np.empty((n, n + k))
     taken = 0
     while True:
-        gn = math.sqrt(_grad_row(Wr, V, vn, nu, a_ww, s_ww, G))
+        gn = math.sqrt(_grad_row(Wr, Z, ZT, zn, C, S, G))
         if not gn <= diverge:  # NaN too: a non-finite iterate gives a NaN gradient
             return DIVERGED, st, math.inf
         if gn <= grad_tol:

@@ -276,22 +276,18 @@ class ReluTeacherStudent:
         if not self._compiled(theta):
             return None
         R = theta.shape[0]
-        W = theta.detach().reshape(R, self.n, self.d).numpy().copy()
-        st = steps.detach().numpy().astype(np.int64)  # a copy: advanced in place
-        status = np.zeros(R, dtype=np.int64)
-        gn = np.empty(R)
-        G = np.empty_like(W)
+        # outputs in torch's allocations (64-byte aligned, as MKL downstream likes them)
+        W_t = theta.detach().reshape(R, self.n, self.d).clone(memory_format=torch.contiguous_format)
+        G_t = torch.empty_like(W_t)
+        gn_t = torch.empty(R, dtype=torch.float64)
+        st_t = steps.detach().to(torch.int64).clone()  # advanced in place
+        status_t = torch.zeros(R, dtype=torch.int64)
+        W, G, gn, st, status = (x.numpy() for x in (W_t, G_t, gn_t, st_t, status_t))
         kernel = _relu_gd.gd_rows if self._threads(R) > 1 else _relu_gd.gd_rows_serial
         V = np.ascontiguousarray(self.V.numpy())
         kernel(W, V, float(lr), float(grad_tol), int(max_steps), float(diverge),
                int(budget), st, status, gn, G)  # fmt: skip
-        return (
-            torch.from_numpy(W.reshape(R, -1)),
-            torch.from_numpy(G.reshape(R, -1)),
-            torch.from_numpy(gn),
-            torch.from_numpy(st),
-            torch.from_numpy(status),
-        )
+        return W_t.reshape(R, -1), G_t.reshape(R, -1), gn_t, st_t, status_t
 
     def _lean(
         self, theta: torch.Tensor, with_loss: bool
@@ -351,10 +347,13 @@ class ReluTeacherStudent:
             return None
         R = theta.shape[0]
         W = np.ascontiguousarray(theta.detach().reshape(R, self.n, self.d).numpy())
-        H = np.empty((R, self.n_params, self.n_params))
+        # torch's allocation, not numpy's: torch aligns to 64 bytes, and MKL's results on
+        # it (the solves and eigvalsh downstream) depend on the alignment, so a numpy
+        # buffer made reruns differ in the last bits
+        H = torch.empty(R, self.n_params, self.n_params, dtype=torch.float64)
         kernel = _relu_gd.hessian_rows if self._threads(R) > 1 else _relu_gd.hessian_rows_serial
-        kernel(W, np.ascontiguousarray(self.V.numpy()), H)
-        return torch.from_numpy(H)
+        kernel(W, np.ascontiguousarray(self.V.numpy()), H.numpy())
+        return H
 
     def _compiled(self, theta: torch.Tensor) -> bool:
         """Whether the compiled kernels cover these rows: numba importable, the second
