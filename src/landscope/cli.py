@@ -77,6 +77,28 @@ def _build_parser() -> argparse.ArgumentParser:
     plot.add_argument("study", metavar="STUDY")
     plot.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
 
+    report = sub.add_parser(
+        "report", help="write a static HTML report of stored studies into OUT/report/"
+    )
+    report.add_argument("studies", metavar="STUDY", nargs="*",
+                        help="studies to include (default: every study with stored runs)")  # fmt: skip
+    report.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+
+    export = sub.add_parser("export", help="write a study's stored runs as Parquet or CSV")
+    export.add_argument("study", metavar="STUDY")
+    export.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    export.add_argument("--to", default=None, metavar="FILE",
+                        help="file to write (default: OUT/export/<table>.<format>)")  # fmt: skip
+
+    status = sub.add_parser(
+        "status", help="cells done and pending, runs stored and time left, of a (running) study"
+    )
+    status.add_argument("study", metavar="STUDY", nargs="?",
+                        help="the study (default: every study in the store)")  # fmt: skip
+    status.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    status.add_argument("--format", choices=("table", "json"), default="table")
+
     spec = sub.add_parser(
         "spectrum",
         help="Hessian spectrum of one stored run: dense when small, else Lanczos, trace and SLQ",
@@ -491,7 +513,26 @@ def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study] | None) ->
     if args.command == "ntk":
         return _ntk(args)
 
+    if args.command == "report":
+        from .report import write_report
+
+        known = studies() if registry is None else registry
+        chosen = [get_study(name, known) for name in args.studies] or None
+        print(write_report(args.out, chosen, registry=known))
+        return 0
+    if args.command == "status":
+        from .sweep.status import print_status
+
+        known = studies() if registry is None else registry
+        chosen = None if args.study is None else get_study(args.study, known)
+        return print_status(args.out, chosen, registry=known, fmt=args.format)
+
     study = get_study(args.study, registry)
+    if args.command == "export":
+        from .sweep.export import export_study
+
+        print(export_study(study, args.out, args.format, args.to))
+        return 0
     if args.command == "run":
         overrides = parse_sets(study, args.sets)
         seeds = study.default_seeds if args.seeds is None else args.seeds
