@@ -179,8 +179,10 @@ def test_a_store_held_by_another_process_is_a_clear_error(tmp_path: Path) -> Non
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(ValueError, match="cannot open results store") as err:
-            ResultStore(tmp_path, read_only=True)
+        t = time.monotonic()
+        with pytest.raises(ValueError, match="stayed locked by another process") as err:
+            ResultStore(tmp_path, read_only=True, wait=0.5)
+        assert time.monotonic() - t >= 0.5  # it waited for the lock before giving up
         assert "\n" not in str(err.value)
     finally:
         holder.kill()
@@ -233,3 +235,38 @@ def test_importing_the_store_through_the_package_loads_no_torch(module: str) -> 
     code = f"import sys, {module}; assert 'torch' not in sys.modules, 'torch was imported'"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_opening_waits_for_a_lock_that_is_released(tmp_path: Path) -> None:
+    # `landscope run` holds the file only while it commits a cell: a reader (or the run,
+    # when a reader holds it) waits for the lock instead of failing
+    ResultStore(tmp_path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(1.0); c.close(); time.sleep(30)",
+            str(tmp_path / STORE_FILE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        t = time.monotonic()
+        with ResultStore(tmp_path, read_only=True, wait=20) as store:
+            assert not store.has_table("anything")
+        assert 0.5 < time.monotonic() - t < 20
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def test_a_damaged_store_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / STORE_FILE).write_bytes(b"\x00not a database" * 100)
+    for read_only in (True, False):
+        with pytest.raises(ValueError, match="it may be damaged or not a landscope store") as e:
+            ResultStore(tmp_path, read_only=read_only)
+        assert "\n" not in str(e.value)

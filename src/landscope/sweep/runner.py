@@ -8,6 +8,7 @@ computes only what is missing (new cells, or new seeds when ``seeds`` grew).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ from rich.progress import (
 from .. import __version__
 from .._validate import resolve_device, resolve_dtype
 from ..studies import RunContext, Study, config_hash
-from .store import STORE_FILE, ResultStore
+from .runlock import RunLock
+from .store import STORE_FILE, ResultStore, check_out_dir
 
 __all__ = [
     "BOOKKEEPING_COLUMNS",
@@ -43,6 +45,7 @@ BOOKKEEPING_COLUMNS: Mapping[str, str] = {
     "seed": "BIGINT",
     "study": "VARCHAR",
     "version": "VARCHAR",
+    "torch": "VARCHAR",
     "device": "VARCHAR",
     "dtype": "VARCHAR",
     "cell_wall_s": "DOUBLE",
@@ -140,6 +143,15 @@ def _cell_label(cell: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in cell.items())
 
 
+def _short_labels(cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each cell by the parameters that vary between ``cells`` (the first one if none do)."""
+    if not cells:
+        return []
+    keys = [k for k in cells[0] if len({repr(c.get(k)) for c in cells}) > 1]
+    keys = keys or list(cells[0])[:1]
+    return [" ".join(f"{k}={c.get(k)}" for k in keys) for c in cells]
+
+
 def _progress_bars(enabled: bool) -> Progress:
     """Two bars on stderr: cells, and the current cell as its runner reports it.
 
@@ -159,7 +171,7 @@ def _progress_bars(enabled: bool) -> Progress:
 
 
 def _store_cell(
-    study: Study, store: ResultStore, h: str, cell: Mapping[str, Any], missing: list[int],
+    study: Study, store: _BriefStore, h: str, cell: Mapping[str, Any], missing: list[int],
     rows: list[dict], wall: float, dev: str, dt: str,
 ) -> int:  # fmt: skip
     """Check a cell's rows and write them with the sweep's bookkeeping; rows written."""
@@ -169,14 +181,55 @@ def _store_cell(
         "config_hash": h,
         "study": study.name,
         "version": __version__,
+        "torch": _torch_version(),
         "device": dev,
         "dtype": dt,
         "cell_wall_s": wall,
     }
-    return store.write_cell(study.table_name, study_schema(study), [{**r, **extra} for r in rows])
+    written = store.write_cell(
+        study.table_name, study_schema(study), [{**r, **extra} for r in rows]
+    )
+    if store.on_cell is not None:
+        store.on_cell(study.name, h, len(rows), wall)
+    return written
 
 
-def _missing(study: Study, store: ResultStore, h: str, seeds: int) -> list[int]:
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+class _BriefStore:
+    """The store as a run uses it: opened for each read and each cell's commit, closed in
+    between, so that ``show``, ``report`` and ``status`` can read it while the run goes on
+    (DuckDB lets one process at a time hold the file; ``ResultStore`` waits for it).
+
+    ``on_cell(study_name, config_hash, runs, wall_s)`` is called after a cell is stored.
+    """
+
+    def __init__(self, out_dir: str | Path, on_cell: Callable[..., None] | None = None) -> None:
+        self.out_dir = Path(out_dir)
+        self.on_cell = on_cell
+
+    def done_seeds(self, table: str, config_hash: str) -> set[int]:
+        with ResultStore(self.out_dir) as store:
+            return store.done_seeds(table, config_hash)
+
+    def done_seeds_many(self, table: str, hashes: Sequence[str]) -> dict[str, set[int]]:
+        with ResultStore(self.out_dir) as store:
+            return {h: store.done_seeds(table, h) for h in hashes}
+
+    def rows(self, table: str, exclude: Sequence[str] = ("params",)) -> list[dict]:
+        with ResultStore(self.out_dir) as store:
+            return store.rows(table, exclude=exclude)
+
+    def write_cell(self, table: str, schema: Mapping[str, str], rows: Sequence[Mapping]) -> int:
+        with ResultStore(self.out_dir) as store:
+            return store.write_cell(table, schema, rows)
+
+
+def _missing(study: Study, store: _BriefStore, h: str, seeds: int) -> list[int]:
     done = store.done_seeds(study.table_name, h)
     return [s for s in range(seeds) if s not in done]
 
@@ -185,7 +238,7 @@ def _run_cells(
     study: Study,
     cells: Mapping[str, Mapping[str, Any]],
     seeds: int,
-    store: ResultStore,
+    store: _BriefStore,
     ctx: RunContext,
     dev: str,
     dt: str,
@@ -235,7 +288,7 @@ def _run_parallel(
     study: Study,
     cells: Mapping[str, Mapping[str, Any]],
     seeds: int,
-    store: ResultStore,
+    store: _BriefStore,
     jobs: int,
     dev: str,
     dt: str,
@@ -318,8 +371,37 @@ def run_study(
     for cell in cells:
         unique.setdefault(config_hash(study.name, cell), cell)
 
+    check_out_dir(out_dir)
+    hashes = list(unique)
+    index = {h: i for i, h in enumerate(hashes)}
+    terminal = Console(stderr=True).is_terminal
     cells_run = rows_written = 0
-    with ResultStore(out_dir) as store, _progress_bars(progress) as bars:
+    labels = dict(zip(hashes, _short_labels(list(unique.values())), strict=True))
+    # the writer lock first: a second run on this folder is refused before it reads or
+    # creates anything
+    with RunLock(out_dir, study.name, []) as lock, _progress_bars(progress and terminal) as bars:
+        done: dict[str, set[int]] = {h: set() for h in hashes}
+        if (Path(out_dir) / STORE_FILE).is_file():
+            done = _BriefStore(out_dir).done_seeds_many(study.table_name, hashes)
+        todo = [len([s for s in range(seeds) if s not in done[h]]) for h in hashes]
+        lock.set_cells([(labels[h], n) for h, n in zip(hashes, todo, strict=True)])
+        for i, n in enumerate(todo):
+            if n == 0:
+                lock.cell_done(i, 0.0)
+        finished = [sum(n == 0 for n in todo)]
+
+        def on_cell(name: str, h: str, runs: int, wall: float) -> None:
+            if name != study.name or h not in index:  # a required study's cell
+                return
+            lock.cell_done(index[h], wall)
+            finished[0] += 1
+            if progress and not terminal:  # a log, a pipe, a batch job: one line per cell
+                elapsed = time.perf_counter() - t0
+                print(f"{study.name}: cell {finished[0]}/{len(hashes)} "
+                      f"({labels[h]}): {runs} runs in {wall:.1f} s, "
+                      f"{elapsed:.1f} s elapsed", file=sys.stderr, flush=True)  # fmt: skip
+
+        store = _BriefStore(out_dir, on_cell)
         all_cells = bars.add_task(study.name, total=len(unique), note="")
         one_cell = bars.add_task("cell", total=None, note="")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,15 @@ def _first_line(err: BaseException) -> str:
     """DuckDB errors can span lines (hints, links); a one-sentence message keeps the first."""
     text = str(err).strip().splitlines()
     return text[0].rstrip(".") if text else type(err).__name__
+
+
+# How long opening the store waits for another process's lock by default, in seconds.
+_WAIT_S = 30.0
+
+
+def _is_lock_conflict(err: BaseException) -> bool:
+    """DuckDB's answer when another process holds the file: 'Could not set lock on file'."""
+    return "lock" in str(err).lower() and "conflicting" in str(err).lower()
 
 
 def _plain(value: Any) -> Any:
@@ -90,13 +100,20 @@ class ResultStore:
     Args:
         out_dir: output folder; created if missing unless ``read_only``.
         read_only: open an existing store for reading only; nothing is created.
+        wait: seconds to keep retrying while another process holds the file (default 30).
+            ``landscope run`` opens the store only to read what is done and to commit a
+            cell, and readers (``show``, ``report``, ``status``) only to read, so each
+            holds it for moments: a run can be watched while it writes.
 
     Raises:
         ValueError: if the folder is not writable, the store does not exist (read-only),
-            the file is not a DuckDB database, or another process holds it open.
+            the file is not a DuckDB database (damaged), or another process holds it
+            longer than ``wait``.
     """
 
-    def __init__(self, out_dir: str | Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self, out_dir: str | Path, *, read_only: bool = False, wait: float | None = None
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / STORE_FILE
         if read_only:
@@ -104,12 +121,27 @@ class ResultStore:
                 raise ValueError(f"there is no results store at {str(self.path)!r}.")
         else:
             check_out_dir(self.out_dir)
-        try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as err:
-            raise ValueError(
-                f"cannot open results store {str(self.path)!r}: {_first_line(err)}."
-            ) from None
+        self._con = None
+        deadline = time.monotonic() + (wait if wait is not None else _WAIT_S)
+        while True:
+            try:
+                self._con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.Error as err:
+                # A run opens the store only to commit a cell, and readers only to read
+                # it: a lock held by another process is released within moments.
+                if _is_lock_conflict(err) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                if _is_lock_conflict(err):
+                    raise ValueError(
+                        f"the results store {str(self.path)!r} stayed locked by another "
+                        "process; try again, or use another --out."
+                    ) from None
+                raise ValueError(
+                    f"cannot open results store {str(self.path)!r} (it may be damaged or "
+                    f"not a landscope store): {_first_line(err)}."
+                ) from None
 
     # -- context manager -------------------------------------------------------------------
 
