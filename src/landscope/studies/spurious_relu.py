@@ -47,10 +47,11 @@ sublinearly to the degenerate global minima, that is what makes the study feasib
 
 GD in float64 on the CPU runs in compiled code (numba; ``ReluTeacherStudent.fused_gd``,
 the driver's ``FusedGD`` path), rows in parallel, the same steps as the batched torch
-step to rounding: the same verdict on 15,000 of 15,000 seeds of the n = k table. So does the Hessian that Newton
-polishing and certification use (``ReluTeacherStudent.hessian``: the closed forms, one
-pass, 5.5x the torch pass at k = 20). Together 3.0x faster on the default study, 2.2x on
-the n = k table (benchmarks/README.md). ``LANDSCOPE_FUSED=0`` turns both off.
+step to rounding: the same verdict on 15,000 of 15,000 seeds of the n = k table. So
+does the Hessian that Newton polishing and certification use
+(``ReluTeacherStudent.hessian``: the closed forms, one pass, 5.5x the torch pass at
+k = 20). Together 3.0x faster on the default study, 2.2x on the n = k table
+(benchmarks/README.md). ``LANDSCOPE_FUSED=0`` turns both off.
 
 Training may run in float32 (``--dtype float32``); polishing and certification are
 always in float64. In float32 GD cannot reach ||grad|| <= 1e-5: pass
