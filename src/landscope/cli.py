@@ -36,6 +36,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
+OUT_HELP = f"output folder (default: {DEFAULT_OUT})"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="landscope",
@@ -67,6 +70,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--jobs", type=int, default=1,
                      help="cells computed at once in worker processes (default: 1)")  # fmt: skip
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local (this machine, --jobs) or ray (cells as Ray tasks)")  # fmt: skip
+    run.add_argument("--address", default=None, metavar="auto|HOST:PORT",
+                     help="the Ray cluster for --executor ray (default: a local Ray)")  # fmt: skip
 
     show = sub.add_parser("show", help="print a study's table from the store")
     show.add_argument("study", metavar="STUDY")
@@ -81,12 +88,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "report", help="write a static HTML report of stored studies into OUT/report/"
     )
     report.add_argument("studies", metavar="STUDY", nargs="*",
-                        help="studies to include (default: every study with stored runs)")  # fmt: skip
-    report.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+                        help="studies to include (default: all with stored runs)")  # fmt: skip
+    report.add_argument("--out", default=DEFAULT_OUT, help=OUT_HELP)
 
     export = sub.add_parser("export", help="write a study's stored runs as Parquet or CSV")
     export.add_argument("study", metavar="STUDY")
-    export.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    export.add_argument("--out", default=DEFAULT_OUT, help=OUT_HELP)
     export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     export.add_argument("--to", default=None, metavar="FILE",
                         help="file to write (default: OUT/export/<table>.<format>)")  # fmt: skip
@@ -96,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("study", metavar="STUDY", nargs="?",
                         help="the study (default: every study in the store)")  # fmt: skip
-    status.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    status.add_argument("--out", default=DEFAULT_OUT, help=OUT_HELP)
     status.add_argument("--format", choices=("table", "json"), default="table")
 
     spec = sub.add_parser(
@@ -545,6 +552,8 @@ def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study] | None) ->
             dtype=args.dtype,
             progress=not args.quiet,
             jobs=args.jobs,
+            executor=args.executor,
+            address=args.address,
         )
         print(report.describe(study.name))
         _print_summary(study, show_study(study, args.out), "table")

@@ -321,6 +321,69 @@ def _run_parallel(
     return cells_run, rows_written
 
 
+def _run_ray(
+    study: Study,
+    cells: Mapping[str, Mapping[str, Any]],
+    seeds: int,
+    store: _BriefStore,
+    address: str | None,
+    dev: str,
+    dt: str,
+    on_done: Callable[[Mapping[str, Any]], None],
+) -> tuple[int, int]:
+    """The missing cells as Ray tasks (one batched cell per task, one CPU and one torch
+    thread each), stored by this process as they finish: the same worker function as
+    ``--jobs``. Connects to the cluster at ``address`` ("auto": the one ``ray start``
+    made on this machine; "HOST:PORT" or "ray://HOST:PORT": another), or uses the Ray
+    already started in this process, or starts a local one with this machine's CPUs."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(
+            "the ray executor needs Ray, an optional extra: pip install -e '.[ray]' "
+            "(or pip install ray)."
+        ) from None
+    import logging
+
+    todo = {h: (c, m) for h, c in cells.items() if (m := _missing(study, store, h, seeds))}
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR)  # fmt: skip
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            where = f"at {address!r}" if address else "on this machine"
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(f"could not start or reach a Ray cluster {where}: {first}") from None
+    cells_run = rows_written = 0
+    try:
+        task = ray.remote(num_cpus=1, max_retries=2)(_worker_cell)
+        # the grid's last cells first, as with --jobs: the longest start early
+        refs = {task.remote(study.name, dict(c), m, dev, dt, 1): h
+                for h, (c, m) in reversed(todo.items())}  # fmt: skip
+        pending = list(refs)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                h = refs[ready[0]]
+                rows, wall = ray.get(ready[0])
+                cell, missing = todo[h]
+                rows_written += _store_cell(study, store, h, cell, missing, rows, wall, dev, dt)
+                cells_run += 1
+                on_done(cell)
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+    finally:
+        if started_here:
+            ray.shutdown()
+    return cells_run, rows_written
+
+
+EXECUTORS = ("local", "ray")
+
+
 def run_study(
     study: Study,
     overrides: Mapping[str, Sequence[Any]] | None,
@@ -330,6 +393,8 @@ def run_study(
     dtype: str = "float64",
     progress: bool = True,
     jobs: int = 1,
+    executor: str = "local",
+    address: str | None = None,
 ) -> RunReport:
     """Compute every missing (cell, seed) of a study and store one row per run.
 
@@ -350,6 +415,11 @@ def run_study(
             the store and writes each cell as it finishes. Small cells cannot use two
             cores inside torch, so two jobs on two cores finish a table sooner. Studies
             that read another study's runs (``Require``) run in this process.
+        executor: ``"local"`` (this machine: ``jobs``) or ``"ray"``: every cell a Ray
+            task (one CPU, one torch thread), as many at once as the cluster has CPUs;
+            this process stays the only writer, and resuming works the same way.
+        address: the Ray cluster (``"auto"``, ``"HOST:PORT"``, ``"ray://HOST:PORT"``);
+            None: the Ray already initialized in this process, else a local one.
 
     Returns:
         A ``RunReport``.
@@ -362,6 +432,15 @@ def run_study(
     seeds = _check_seeds(seeds)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}.")
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}.")
+    if executor == "ray" and jobs != 1:
+        raise ValueError(
+            "--jobs is for the local executor; with --executor ray the cluster runs as many "
+            "cells at once as it has CPUs."
+        )
+    if executor != "ray" and address is not None:
+        raise ValueError("--address is for --executor ray.")
     cells = study.cells(overrides)
     dev = str(resolve_device(device))
     dt = str(resolve_dtype(dtype)).removeprefix("torch.")
@@ -425,7 +504,17 @@ def run_study(
             ]
 
         ctx = RunContext(dev, dt, progress=hook, require=require)
-        if jobs > 1 and _parallel_ok(study) is None:
+        if executor == "ray" and _parallel_ok(study) is None:
+            bars.update(one_cell, description="ray", note="")
+
+            def on_ray_done(cell: Mapping[str, Any]) -> None:
+                bars.advance(all_cells)
+
+            ran, written = _run_ray(study, unique, seeds, store, address, dev, dt, on_ray_done)
+            cells_run, rows_written = ran, written
+            bars.update(all_cells, completed=len(unique))
+            unique_serial: dict[str, dict] = {}
+        elif jobs > 1 and _parallel_ok(study) is None:
             bars.update(one_cell, description=f"{jobs} jobs", note="")
 
             def on_done(cell: Mapping[str, Any]) -> None:
@@ -434,7 +523,7 @@ def run_study(
             ran, written = _run_parallel(study, unique, seeds, store, jobs, dev, dt, on_done)
             cells_run, rows_written = ran, written
             bars.update(all_cells, completed=len(unique))
-            unique_serial: dict[str, dict] = {}
+            unique_serial = {}
         else:
             unique_serial = unique
         for h, cell in unique_serial.items():
