@@ -200,6 +200,11 @@ def _torch_version() -> str:
     return str(torch.__version__)
 
 
+# How long the run waits for a reader's lock before it gives up on a commit: readers
+# hold the store for moments, and a long run must not die of one slow reader.
+_WRITER_WAIT_S = 600.0
+
+
 class _BriefStore:
     """The store as a run uses it: opened for each read and each cell's commit, closed in
     between, so that ``show``, ``report`` and ``status`` can read it while the run goes on
@@ -213,19 +218,19 @@ class _BriefStore:
         self.on_cell = on_cell
 
     def done_seeds(self, table: str, config_hash: str) -> set[int]:
-        with ResultStore(self.out_dir) as store:
+        with ResultStore(self.out_dir, wait=_WRITER_WAIT_S) as store:
             return store.done_seeds(table, config_hash)
 
     def done_seeds_many(self, table: str, hashes: Sequence[str]) -> dict[str, set[int]]:
-        with ResultStore(self.out_dir) as store:
+        with ResultStore(self.out_dir, wait=_WRITER_WAIT_S) as store:
             return {h: store.done_seeds(table, h) for h in hashes}
 
     def rows(self, table: str, exclude: Sequence[str] = ("params",)) -> list[dict]:
-        with ResultStore(self.out_dir) as store:
+        with ResultStore(self.out_dir, wait=_WRITER_WAIT_S) as store:
             return store.rows(table, exclude=exclude)
 
     def write_cell(self, table: str, schema: Mapping[str, str], rows: Sequence[Mapping]) -> int:
-        with ResultStore(self.out_dir) as store:
+        with ResultStore(self.out_dir, wait=_WRITER_WAIT_S) as store:
             return store.write_cell(table, schema, rows)
 
 
