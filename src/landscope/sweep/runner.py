@@ -28,6 +28,7 @@ from rich.progress import (
 from .. import __version__
 from .._validate import resolve_device, resolve_dtype
 from ..studies import RunContext, Study, config_hash
+from . import cost
 from .runlock import RunLock
 from .store import STORE_FILE, ResultStore, check_out_dir
 
@@ -387,6 +388,12 @@ def _run_ray(
 
 
 EXECUTORS = ("local", "ray")
+# From this many seeds per cell on, run_study estimates the run's memory (and time, from
+# the store) before it starts and refuses a run that cannot fit. Estimating builds every
+# cell's problem (a few seconds for the convex studies), which small runs need not pay:
+# below this, a cell's runs fit in memory at every study's sizes (1,000 runs x 21,281
+# parameters, quadratic-deep's largest, are about 2.4 GB by the estimate's model).
+ESTIMATE_FROM_SEEDS = 1000
 
 
 def run_study(
@@ -456,6 +463,11 @@ def run_study(
         unique.setdefault(config_hash(study.name, cell), cell)
 
     check_out_dir(out_dir)
+    if seeds >= ESTIMATE_FROM_SEEDS:  # a large run: say what it will cost, refuse if it can't fit
+        est = cost.estimate(study, unique, seeds, out_dir, jobs=jobs)
+        if progress:
+            print(est.describe(), file=sys.stderr, flush=True)
+        cost.check_fits(est)
     hashes = list(unique)
     index = {h: i for i, h in enumerate(hashes)}
     terminal = Console(stderr=True).is_terminal
