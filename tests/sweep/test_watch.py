@@ -34,11 +34,12 @@ def _verdicts(out: Path) -> dict[tuple[int, int], str]:
 
 
 @pytest.mark.slow
-def test_show_and_status_read_a_run_while_it_writes(tmp_path: Path) -> None:
-    # A real run in a subprocess; `show` and `status` read the store before it ends, and
+def test_show_status_and_report_read_a_run_while_it_writes(tmp_path: Path) -> None:
+    # A real run in a subprocess; `show`, `status` and `report` read the store before it
+    # ends (the run waits for them when it commits a cell, and they for it), and
     # the finished table equals an uninterrupted run's.
     out = tmp_path / "live"
-    argv = ["run", STUDY, "--set", "k=6..15", "--set", "extra=0", "--seeds", "300"]
+    argv = ["run", STUDY, "--set", "k=6..16", "--set", "extra=0", "--seeds", "300"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     writer = subprocess.Popen([sys.executable, "-m", "landscope.cli", *argv, "--out", str(out)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -49,27 +50,30 @@ def test_show_and_status_read_a_run_while_it_writes(tmp_path: Path) -> None:
             time.sleep(0.05)
         shown = _cli("show", STUDY, "--out", str(out), "--format", "json")
         status = _cli("status", STUDY, "--out", str(out), "--format", "json")
+        report = _cli("report", STUDY, "--out", str(out))
         still_running = writer.poll() is None
+        assert report.returncode == 0, report.stderr
+        assert (out / "report" / "index.html").is_file()
         assert shown.returncode == 0, shown.stderr
         assert status.returncode == 0, status.stderr
         cells = json.loads(shown.stdout)
-        assert 1 <= len(cells) <= 10
+        assert 1 <= len(cells) <= 11
         st = json.loads(status.stdout)
         assert st["studies"][STUDY]["runs"] >= 300
         assert st["run"]["study"] == STUDY and st["run"]["cells_done"] >= 1
         if still_running:  # the reads happened while the run was writing
-            assert len(cells) < 10 or st["run"]["state"] == "running"
+            assert len(cells) < 11 or st["run"]["state"] == "running"
         assert still_running, "the run ended before it could be watched; nothing was tested"
     finally:
         _, err = writer.communicate(timeout=600)
     assert writer.returncode == 0, err
     # no terminal: one log line per finished cell
     lines = [ln for ln in err.splitlines() if ln.startswith(f"{STUDY}: cell ")]
-    assert len(lines) == 10 and lines[-1].startswith(f"{STUDY}: cell 10/10 (k=15): 300 runs in")
+    assert len(lines) == 11 and lines[-1].startswith(f"{STUDY}: cell 11/11 (k=16): 300 runs in")
     done = folder_status(out, registry={STUDY: get_study(STUDY)})
     assert done["run"]["state"] == "finished" and done["run"]["cells_pending"] == 0
     ref = tmp_path / "ref"
-    run_study(get_study(STUDY), {"k": list(range(6, 16)), "extra": [0]}, 300, ref, progress=False)
+    run_study(get_study(STUDY), {"k": list(range(6, 17)), "extra": [0]}, 300, ref, progress=False)
     assert _verdicts(out) == _verdicts(ref)
 
 
@@ -120,7 +124,9 @@ def test_status_tells_finished_interrupted_and_time_left(tmp_path: Path, capsys)
 
 def test_a_damaged_store_is_one_sentence_and_exit_2(tmp_path: Path, capsys) -> None:
     (tmp_path / STORE_FILE).write_bytes(b"\x00garbage, not a database" * 64)
-    for argv in (["show", STUDY], ["status"], ["run", STUDY, "--set", "k=3", "--seeds", "2"]):
+    cases = (["show", STUDY], ["status"], ["report"], ["export", STUDY],
+             ["run", STUDY, "--set", "k=3", "--seeds", "2"])  # fmt: skip
+    for argv in cases:
         assert main([*argv, "--out", str(tmp_path)]) == 2, argv
         err = capsys.readouterr().err
         assert "may be damaged" in err and err.count("\n") == 1, err
