@@ -7,6 +7,7 @@ import dataclasses
 import importlib.util
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -254,3 +255,116 @@ def test_real_process_bad_input_exit_2_without_traceback(tmp_path: Path) -> None
     assert proc.returncode == 2
     assert proc.stderr.strip() == "landscope: error: a takes int values; 'oops' is not one."
     assert not (tmp_path / "o").exists()
+
+
+# --- issue 19: the uncertainty of every fraction, and every parameter that differs
+
+
+def _declared_toy(toy_module, c_from_a: bool = False) -> dict:
+    """The toy study with a declared summary: ``even`` is a share (so it carries its 95 %
+    interval) and the cell's parameters are its keys; ``c_from_a``: the summary's c is a
+    copy of a (a parameter printed under another column's header)."""
+    from landscope.studies.summary import Agg, SummarySpec
+
+    toy = toy_module.make_toy_study()
+    spec = SummarySpec(
+        keys=("a", "b", "c"),
+        aggs=(Agg("value_mean", "value"), Agg("even", "parity", "share", ("even",))),
+        derived=(("missing", lambda s: None), *((("c", lambda s: s["a"]),) if c_from_a else ())),
+        sort=lambda s: (s["a"], s["b"], s["c"]),
+    )
+    results = dataclasses.replace(toy.results, summarize=spec)
+    return {"toy": dataclasses.replace(toy, results=results)}
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The header and body rows of a rich table (heavy-head box), cells stripped."""
+    return [
+        [cell.strip() for cell in line.strip()[1:-1].split(line.strip()[0])]
+        for line in text.splitlines()
+        if line.strip()[:1] in ("┃", "│")
+    ]
+
+
+def test_cell_text_prints_an_interval_compactly() -> None:
+    from landscope.cli import _cell_text
+    from landscope.studies.summary import wilson
+
+    assert _cell_text(0.07, ".1%", wilson(7, 100)) == "7.0% (3-14)"
+    assert _cell_text(1.0, ".0%", wilson(20, 20)) == "100% (84-100)"
+    assert _cell_text(0.07, ".2f", (0.034, 0.138)) == "0.07 (0.03-0.14)"
+    assert _cell_text(0.5, ".0%", (None, None)) == "50%"  # no interval to print
+    assert _cell_text(None, ".0%", (None, None)) == "-"
+    assert _cell_text(0.5, ".0%") == "50%"
+
+
+def test_show_prints_intervals_and_every_parameter_that_differs(
+    toy_module, tmp_path: Path, capsys
+) -> None:
+    from landscope.studies.summary import percent_range, wilson
+
+    toy = _declared_toy(toy_module)
+    out = tmp_path / "out"
+    # two cells that differ only in c, which the toy's table does not print
+    argv = ["run", "toy", "--set", "a=1", "--set", "b=x", "--set", "c=0.5,1.5", "--seeds", 4]
+    assert run(toy, *argv, "--out", out, "--quiet") == 0
+    capsys.readouterr()
+    assert run(toy, "show", "toy", "--out", out) == 0
+    header, *rows = _table_rows(capsys.readouterr().out)
+    # c gets a column after the last parameter the table prints (b)
+    assert header == ["a", "b", "c", "runs", "mean value", "% even", "missing"]
+    # seeds 0..3: two even of four, 50 % within 15 .. 85 %
+    even = f"50% ({percent_range(*wilson(2, 4))})"
+    assert even == "50% (15-85)"
+    assert rows == [
+        ["1", "x", "0.5", "4", "1002.00", even, "-"],
+        ["1", "x", "1.5", "4", "1003.00", even, "-"],
+    ]
+    # json and csv carry the interval's ends as numbers
+    assert run(toy, "show", "toy", "--out", out, "--format", "json") == 0
+    cells = json.loads(capsys.readouterr().out)
+    assert [(c["c"], c["even"], c["even_lo"], c["even_hi"]) for c in cells] == [
+        (c, 0.5, *wilson(2, 4)) for c in (0.5, 1.5)
+    ]
+    assert run(toy, "show", "toy", "--out", out, "--format", "csv") == 0
+    got = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [float(r["even_lo"]) for r in got] == [wilson(2, 4)[0]] * 2
+    assert [float(r["even_hi"]) for r in got] == [wilson(2, 4)[1]] * 2
+
+    # one value of c: no column for it
+    single = tmp_path / "single"
+    assert run(toy, "run", "toy", "--set", "a=1,2", "--seeds", 2, "--out", single, "--quiet") == 0
+    capsys.readouterr()
+    assert run(toy, "show", "toy", "--out", single) == 0
+    header, *rows = _table_rows(capsys.readouterr().out)
+    assert "c" not in header and len(rows) == 4
+    # a parameter whose values are a printed column's, row for row, is shown already
+    assert run(_declared_toy(toy_module, c_from_a=True), "show", "toy", "--out", out) == 0
+    header, *_ = _table_rows(capsys.readouterr().out)
+    assert "c" not in header
+
+
+def test_show_fits_a_narrow_terminal(toy_module, tmp_path: Path, capsys, monkeypatch) -> None:
+    toy = _declared_toy(toy_module)
+    argv = ["run", "toy", "--set", "a=1,2", "--set", "c=0.5,1.5", "--seeds", 4]
+    assert run(toy, *argv, "--out", tmp_path, "--quiet") == 0
+    capsys.readouterr()
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich takes stdout for a terminal
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    assert run(toy, "show", "toy", "--out", tmp_path) == 0
+    wide = capsys.readouterr().out
+    # wide enough: the usual table, an interval in its value's cell
+    assert "│ 50% (15-85) │" in wide
+    # 50 columns: no rules, one space between columns, the interval under its value
+    monkeypatch.setenv("COLUMNS", "50")
+    assert run(toy, "show", "toy", "--out", tmp_path) == 0
+    narrow = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in capsys.readouterr().out.splitlines()]
+    assert max(len(line) for line in narrow) <= 50
+    assert "…" not in "".join(narrow) and "│" not in "".join(narrow)
+    (head,) = [line for line in narrow if line.split()[:3] == ["a", "b", "c"]]
+    assert head.split() == ["a", "b", "c", "runs", "value", "%", "even", "missing"]  # mean above
+    values = [line.split() for line in narrow if line.split()[:2] == ["1", "x"]]
+    assert [v[:3] + v[-2:] for v in values] == [["1", "x", "0.5", "50%", "-"],
+                                                ["1", "x", "1.5", "50%", "-"]]  # fmt: skip
+    assert sum(line.strip() == "(15-85)" for line in narrow) == 8  # one per row

@@ -315,27 +315,95 @@ def parse_sets(study: Study, sets: Sequence[str]) -> dict[str, list]:
     return overrides
 
 
-def _cell_text(value: Any, spec: str) -> str:
+def _cell_text(value: Any, spec: str, interval: tuple[Any, Any] | None = None) -> str:
+    """``value`` in format ``spec`` ("-" for None); with ``interval`` (a fraction's 95 %
+    interval, ``(lo, hi)``) also the interval, compactly: ``7.0% (3-14)`` in whole percents
+    for a percent spec, ``0.070 (0.034-0.138)`` otherwise."""
     if value is None:
         return "-"
     try:
-        return format(value, spec)
+        text = format(value, spec)
     except (TypeError, ValueError):  # e.g. a float spec on a string column
         return str(value)
+    if interval is None or None in interval:
+        return text
+    lo, hi = interval
+    if spec.endswith("%"):
+        from .studies.summary import percent_range  # as the figures write it
+
+        return f"{text} ({percent_range(lo, hi)})"
+    return f"{text} ({format(lo, spec)}-{format(hi, spec)})"
+
+
+def _param_columns(study: Study, summary: list[dict]) -> list[tuple[str, str, str]]:
+    """Table columns (key, header, spec) of the study's parameters that differ between
+    summary rows (rows without the parameter left out) but are not printed: no column of
+    the table, nor equal row for row to one (spurious-relu's d = k). Without them two rows
+    could look alike."""
+    shown = [[row.get(key) for row in summary] for key, _header, _spec in study.table]
+    names = {key for key, _header, _spec in study.table}
+    out = []
+    for p in study.params:
+        values = {repr(row[p.name]) for row in summary if p.name in row}
+        column = [row.get(p.name) for row in summary]
+        if p.name not in names and len(values) > 1 and column not in shown:
+            out.append((p.name, p.name, "g" if p.kind is float else ""))
+    return out
+
+
+def _table(
+    title: str, headers: list[str], rows: list[list[str]], narrow: int | None = None
+) -> Table:
+    """A rich table of texts. ``narrow``: the width of a terminal too narrow for it: no
+    rules, one space between columns, each column as wide as its longest word where they
+    fit in ``narrow`` (headers, and fractions' intervals, wrap under), else as rich
+    squeezes them."""
+    if narrow is None:
+        table = Table(title=title)
+    else:
+        from rich.box import SIMPLE_HEAD
+
+        table = Table(title=title, box=SIMPLE_HEAD, show_edge=False, padding=0)
+    words = [
+        max((len(w) for text in (header, *(row[i] for row in rows)) for w in text.split()),
+            default=1)
+        for i, header in enumerate(headers)
+    ]  # fmt: skip
+    fit = narrow is not None and sum(words) + len(words) - 1 <= narrow
+    for header, width in zip(headers, words, strict=True):
+        table.add_column(header, justify="right", width=width if fit else None)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _print_table(study: Study, summary: list[dict]) -> None:
-    table = Table(title=study.name)
-    for _key, header, _spec in study.table:
-        table.add_column(header, justify="right")
+    """The study's table; a fraction with a 95 % interval (``key_lo``, ``key_hi`` in the
+    summary) prints it in its cell, and every parameter that differs between rows but is
+    not printed gets a column, after the table's last parameter column."""
+    columns = list(study.table)
+    names = {p.name for p in study.params}
+    at = max((i + 1 for i, (key, _h, _s) in enumerate(columns) if key in names), default=0)
+    columns[at:at] = _param_columns(study, summary)
+    rows = []
     for row in summary:
-        table.add_row(*(_cell_text(row.get(key), spec) for key, _header, spec in study.table))
+        cells = []
+        for key, _header, spec in columns:
+            lo, hi = f"{key}_lo", f"{key}_hi"
+            interval = (row[lo], row[hi]) if lo in row and hi in row else None
+            cells.append(_cell_text(row.get(key), spec, interval))
+        rows.append(cells)
+    headers = [header for _key, header, _spec in columns]
+    table = _table(study.name, headers, rows)
     console = Console()
+    # measure within a wide limit: the default options clamp it to the console's width
+    wide = console.options.update(max_width=10_000)
+    width = console.measure(table, options=wide).maximum
     if not console.is_terminal:
         # Piped output has no width to respect; keep every column whole instead of wrapping.
-        # (measure within a wide limit: the default options clamp it to 80 columns)
-        wide = console.options.update(max_width=10_000)
-        console = Console(width=max(80, console.measure(table, options=wide).maximum))
+        console = Console(width=max(80, width))
+    elif width > console.width:
+        table = _table(study.name, headers, rows, narrow=console.width)
     console.print(table)
 
 

@@ -112,3 +112,33 @@ def test_nan_row_does_not_stop_the_others() -> None:
     theta[1, 0] = float("nan")
     pol = newton_polish(prob, theta)
     assert not bool(pol.converged[1])
+
+
+def test_the_solve_falls_back_when_torchs_batched_lu_fails(monkeypatch) -> None:
+    # torch's batched LU on MKL has handed lu_solve invalid pivots (see newton._solve):
+    # the rows are then solved one by one by numpy, singular rows flagged, and polishing
+    # gives the same points as the batched solve
+    prob = ReluTeacherStudent(k=4)
+    gd = _gd(prob, list(range(4)))
+    want = newton_polish(prob, gd.theta, grad_tol=POLISH_TOL)
+    real = torch.linalg.solve_ex
+    calls = []
+
+    def broken(A, B, **kw):
+        calls.append(A.shape[0])
+        raise RuntimeError("Pivots given to lu_solve must all be greater or equal to 1.")
+
+    monkeypatch.setattr(torch.linalg, "solve_ex", broken)
+    got = newton_polish(prob, gd.theta, grad_tol=POLISH_TOL)
+    assert calls and bool(got.converged.all())
+    assert_close(got.theta, want.theta, rtol=0, atol=1e-12, what="fallback vs batched")
+    from landscope.optim.newton import _solve
+
+    A = torch.stack([torch.eye(3, dtype=DT), torch.zeros(3, 3, dtype=DT)])
+    x, info = _solve(A, torch.ones(2, 3, 1, dtype=DT))
+    assert info.tolist() == [0, 1] and torch.equal(x[0], torch.ones(3, 1, dtype=DT))
+    monkeypatch.setattr(torch.linalg, "solve_ex", real)
+    with pytest.raises(RuntimeError, match="other"):  # other errors are not swallowed
+        monkeypatch.setattr(torch.linalg, "solve_ex", lambda *a, **k: (_ for _ in ()).throw(
+            RuntimeError("some other failure")))  # fmt: skip
+        _solve(A, torch.ones(2, 3, 1, dtype=DT))

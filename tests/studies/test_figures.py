@@ -17,9 +17,18 @@ import pytest
 
 from landscope.plot import render
 from landscope.studies import FigureSpec, studies
-from landscope.studies.figures import Bars, Line, Panel, floats, grid_chart, line_chart
+from landscope.studies.figures import Band, Bars, Line, Panel, floats, grid_chart, line_chart
+from landscope.studies.summary import percent_range, wilson
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "landscope" / "studies"
+
+
+def _ci(row: dict, key: str, runs: int) -> dict:
+    """``row`` with ``key``'s 95 % Wilson interval, as a summary gives every fraction (the
+    fraction taken as round(fraction x runs) of ``runs``)."""
+    frac = row[key]
+    lo, hi = (None, None) if frac is None else wilson(round(frac * runs), runs)
+    return row | {f"{key}_lo": lo, f"{key}_hi": hi}
 
 
 def _spurious_relu() -> list[dict]:
@@ -27,27 +36,28 @@ def _spurious_relu() -> list[dict]:
     for extra in (0, 1):
         for k in (6, 8, 10):
             frac = min(1.0, (k - 4) / 8 / (1 + extra))
-            out.append({"k": k, "n": k + extra, "extra": extra, "d": k, "train_a": 0,
-                        "optimizer": "gd", "runs": 20, "spurious_min": frac,
-                        "spurious_loss_mean": None if k == 6 and extra else 0.01 * k / (1 + extra),
-                        })  # fmt: skip
+            out.append(_ci({"k": k, "n": k + extra, "extra": extra, "d": k, "train_a": 0,
+                            "optimizer": "gd", "runs": 20, "spurious_min": frac,
+                            "spurious_loss_mean": None if k == 6 and extra
+                            else 0.01 * k / (1 + extra)}, "spurious_min", 20))  # fmt: skip
     return out
 
 
 def _quadratic_deep() -> list[dict]:
     return [
-        {"d": d, "depth": 2, "variant": v, "h": h, "runs": 8,
-         "reached_global": min(1.0, h / 8) if v == "regular" else min(1.0, h * d / 40)}
+        _ci({"d": d, "depth": 2, "variant": v, "h": h, "runs": 8,
+             "reached_global": min(1.0, h / 8) if v == "regular" else min(1.0, h * d / 40)},
+            "reached_global", 8)
         for d in (8, 9) for v in ("regular", "added_norm") for h in (2, 4, 8)
     ]  # fmt: skip
 
 
 def _quadratic_nets() -> list[dict]:
     return [
-        {"setup": s, "variant": v, "d": 10, "h": h, "runs": 8,
-         "reached_global": min(1.0, h / 4) if v == "regular" else 1.0,
-         "normalized_error_mean": None if h == 1 and s == "gaussian" else
-         (0.0 if v == "least_squares" else 10.0 ** -(2 * h))}
+        _ci({"setup": s, "variant": v, "d": 10, "h": h, "runs": 8,
+             "reached_global": min(1.0, h / 4) if v == "regular" else 1.0,
+             "normalized_error_mean": None if h == 1 and s == "gaussian" else
+             (0.0 if v == "least_squares" else 10.0 ** -(2 * h))}, "reached_global", 8)
         for s in ("identity", "gaussian") for v in ("regular", "least_squares")
         for h in (1, 2, 3, 4)
     ]  # fmt: skip
@@ -55,10 +65,10 @@ def _quadratic_nets() -> list[dict]:
 
 def _recovery() -> list[dict]:
     return [
-        {"activation": "relu", "d": 10, "kappa": 1.0, "k": k, "n_ratio": n, "init": i,
-         "second_layer": s, "runs": 4,
-         "success": min(1.0, n / (100.0 * k) * (2 if i == "tensor" else 1)),
-         "init_error_median": 3.0 / n**0.5 if i == "tensor" else None}
+        _ci({"activation": "relu", "d": 10, "kappa": 1.0, "k": k, "n_ratio": n, "init": i,
+             "second_layer": s, "runs": 4,
+             "success": min(1.0, n / (100.0 * k) * (2 if i == "tensor" else 1)),
+             "init_error_median": 3.0 / n**0.5 if i == "tensor" else None}, "success", 4)
         for k in (2, 5) for n in (10.0, 30.0, 100.0) for i in ("tensor", "random")
         for s in ("estimated", "known")
     ]  # fmt: skip
@@ -80,8 +90,9 @@ def _least_symmetry() -> list[dict]:
     for sigma, runs_extra, types, frac in cells:
         base = {"sigma": sigma, "k": 6, "activation": "relu", "m": 200}
         count = sum(t[2] for t in types)
-        out.append(base | {"isotropy": "(all spurious)", "runs": 30 + runs_extra,
-                           "count": count, "maximal_fraction": frac})  # fmt: skip
+        out.append(_ci(base | {"isotropy": "(all spurious)", "runs": 30 + runs_extra,
+                               "count": count, "maximal_fraction": frac},
+                       "maximal_fraction", count))  # fmt: skip
         out += [base | {"isotropy": n, "class": c, "count": m} for n, c, m in types]
     return out
 
@@ -138,9 +149,9 @@ def _convex_relu() -> list[dict]:
         for m in (1, 4, 16):
             reached = 1.0 if data == "planted" and m > 1 else 0.0
             gap = None if reached == 1.0 else gap0 / m  # all reached: no gaps to draw
-            out.append({"data": data, "width": m, "reached_optimum": reached,
-                        "gap_median": gap, "gap_min": gap and gap / 3,
-                        "gap_max": gap and gap * 3})  # fmt: skip
+            out.append(_ci({"data": data, "width": m, "reached_optimum": reached,
+                            "gap_median": gap, "gap_min": gap and gap / 3,
+                            "gap_max": gap and gap * 3}, "reached_optimum", 20))  # fmt: skip
     return out
 
 
@@ -150,12 +161,15 @@ def _convex_bn() -> list[dict]:
         for shape in ("20x3", "12x16"):
             for m in (1, 4, 16):
                 gap = None if m == 16 and data == "planted" else 0.5 / m  # all reached: none
-                out.append({"data": data, "shape": shape, "width": m,
-                            "reached_optimum": 1.0 if gap is None else 0.1 * m / 16,
-                            "near_optimum": 1.0 if gap is None else 0.5, "saddle": 0.05,
-                            "gap_median": gap, "gap_min": gap and gap / 3,
-                            "gap_max": gap and gap * 3, "test_gd": 0.3 / m + 0.1,
-                            "test_full": 0.2, "test_rule": 0.25})  # fmt: skip
+                row = {"data": data, "shape": shape, "width": m,
+                       "reached_optimum": 1.0 if gap is None else 0.1 * m / 16,
+                       "near_optimum": 1.0 if gap is None else 0.5, "saddle": 0.05,
+                       "gap_median": gap, "gap_min": gap and gap / 3,
+                       "gap_max": gap and gap * 3, "test_gd": 0.3 / m + 0.1,
+                       "test_full": 0.2, "test_rule": 0.25}  # fmt: skip
+                for key in ("reached_optimum", "near_optimum", "saddle"):
+                    row = _ci(row, key, 20)
+                out.append(row)
     return out
 
 
@@ -416,3 +430,63 @@ def test_specs_refuse_what_cannot_be_drawn() -> None:
     with pytest.raises(ValueError, match="cannot plot 'x': values must be numbers"):
         floats([1, None, "x"])
     assert floats([1, None])[0] == 1.0 and math.isnan(floats([None])[0])
+
+
+def _bands(panel: Panel) -> list[Band]:
+    return [m for m in panel.marks if isinstance(m, Band)]
+
+
+def test_fractions_are_drawn_with_their_interval() -> None:
+    # a line per n - k, each over a band of its 95 % interval, in the line's colour
+    summary = SUMMARIES["spurious-relu"]
+    spec = studies()["spurious-relu"].figures(summary)[0]
+    (panel,) = spec.panels
+    assert [type(m).__name__ for m in panel.marks] == ["Band", "Line"] * 2
+    for band, line, extra in zip(panel.marks[::2], panel.marks[1::2], (0, 1), strict=True):
+        cells = sorted((c for c in summary if c["extra"] == extra), key=lambda c: c["k"])
+        assert band.color == line.color and band.x == line.x == floats(c["k"] for c in cells)
+        assert band.lower == floats(c["spurious_min_lo"] for c in cells)
+        assert band.upper == floats(c["spurious_min_hi"] for c in cells)
+        assert all(lo <= y <= hi for lo, y, hi in zip(band.lower, line.y, band.upper, strict=True))
+    # the loss is no fraction: no band
+    assert not _bands(studies()["spurious-relu"].figures(summary)[1].panels[0])
+    # grids of panels: a band per line (convex-bn: three fractions per panel), also where
+    # the study pivots the summary first (quadratic-deep: a line per d; recovery: per init)
+    for name, per_panel in (("quadratic-nets", 1), ("quadratic-deep", 2), ("recovery", 4),
+                            ("convex-bn", 3), ("convex-relu", 2)):  # fmt: skip
+        spec = studies()[name].figures(SUMMARIES[name])[0]
+        for panel in spec.panels:
+            lines = [m for m in panel.marks if isinstance(m, Line)]
+            bands = _bands(panel)
+            assert len(bands) == len(lines) == per_panel, name
+            assert [b.color for b in bands] == [m.color for m in lines]
+    # quadratic-deep's d = 9 line in its first panel: the d = 9 cells' intervals
+    panel = studies()["quadratic-deep"].figures(SUMMARIES["quadratic-deep"])[0].panels[0]
+    cells = [c for c in SUMMARIES["quadratic-deep"] if c["d"] == 9 and c["variant"] == "regular"]
+    assert _bands(panel)[1].upper == floats(c["reached_global_hi"] for c in cells)
+    # a summary without intervals draws the lines alone
+    bare = [{k: v for k, v in c.items() if not k.endswith(("_lo", "_hi"))} for c in summary]
+    assert not _bands(studies()["spurious-relu"].figures(bare)[0].panels[0])
+    bare = [{k: v for k, v in c.items() if not k.endswith(("_lo", "_hi"))}
+            for c in SUMMARIES["recovery"]]  # fmt: skip
+    assert not any(_bands(p) for p in studies()["recovery"].figures(bare)[0].panels)
+
+
+def test_least_symmetry_notes_the_interval_of_the_maximal_share() -> None:
+    (spec,) = studies()["least-symmetry"].figures(SUMMARIES["least-symmetry"])
+    texts = [m.text for m in spec.panels[0].marks if type(m).__name__ == "Text"]
+    assert texts == [f"78% maximal ({percent_range(*wilson(7, 9))})", "100% maximal (44-100)",
+                     "none"]  # fmt: skip
+
+
+def test_charts_draw_an_interval_only_where_every_row_has_one() -> None:
+    rows = [{"k": k, "g": 0, "f": f, "f_lo": f / 2, "f_hi": (1 + f) / 2}
+            for k, f in ((6, 0.2), (8, 0.4))]  # fmt: skip
+    (panel,) = line_chart(rows, "k", "f", "g", "s").panels
+    assert [b.lower for b in _bands(panel)] == [(0.1, 0.2)]
+    (panel,) = grid_chart(rows, row="g", col="g", x="k", ys=[("f", "f")], stem="s").panels
+    assert [b.upper for b in _bands(panel)] == [(0.6, 0.7)]
+    partial = [rows[0], {k: v for k, v in rows[1].items() if k != "f_hi"}]
+    assert not _bands(line_chart(partial, "k", "f", "g", "s").panels[0])
+    assert not _bands(grid_chart(partial, row="g", col="g", x="k", ys=[("f", "f")],
+                                 stem="s").panels[0])  # fmt: skip

@@ -19,6 +19,9 @@ from landscope.studies.level_sets import (
     training,
 )
 
+# every parameter at its default: what a stored row holds besides its results
+DEFAULTS = {p.name: p.default[0] for p in STUDY.params}
+
 
 def _cfg(net: str, level: float = 0.1, **overrides) -> dict:
     """One cell's configuration: the defaults, with net, level and ``overrides``."""
@@ -133,7 +136,7 @@ def test_unreached_endpoints_get_no_string() -> None:
 
 
 def test_summary_fractions() -> None:
-    base = {
+    base = DEFAULTS | {
         "config_hash": "h",
         "net": "relu:4",
         "level": 0.01,
@@ -175,7 +178,8 @@ def test_summary_fractions() -> None:
 
 def test_summary_cells_sorted_by_model_width_and_falling_level() -> None:
     rows = [
-        {
+        DEFAULTS
+        | {
             "config_hash": f"h{i}",
             "net": net,
             "level": level,

@@ -95,7 +95,7 @@ def test_least_squares_below_rank_is_the_truncation() -> None:
 
 def test_summary() -> None:
     rows = [
-        {"config_hash": "x", "setup": "identity", "variant": "regular", "d": 4, "h": 4,
+        BASE | {"config_hash": "x", "setup": "identity", "variant": "regular", "d": 4, "h": 4,
          "reached_global": g, "normalized_error": e, "verdict": v, "n_neg": nn, "steps": 5,
          "cell_wall_s": 0.5, "a_pos": ap, "a_neg": 4 - ap, "mstar_pos": 2, "mstar_neg": 2,
          "signs_short": ap < 2 or 4 - ap < 2}

@@ -107,7 +107,7 @@ def test_known_second_layer_uses_v_star() -> None:
 
 def test_summary() -> None:
     def row(h, init, sl, nr, success, e0, e1, v_right, steps):
-        return {
+        return BASE | {
             "config_hash": h, "activation": "relu", "d": 4, "k": 2, "kappa": 1.0,
             "n_ratio": nr, "n": int(4 * nr), "init": init, "second_layer": sl,
             "success": success, "init_error": e0, "final_error": e1, "v_right": v_right,

@@ -31,6 +31,12 @@ Deliberate changes since, edited in by hand:
   ``global_min`` whatever its gradient: one quadratic-nets run (identity, added_norm,
   h = 3), at the global value but not polished below ||grad|| 1e-10, moved from
   not_converged to global_min (its cell's not_converged 1/6 -> 0).
+- issue 19: summary rows gained keys, every fraction's 95 % Wilson interval
+  (``<key>_lo``, ``<key>_hi``) and every parameter of the cell; spurious-spectra and
+  minima-barriers group a cell by all its parameters, not k alone (the same cells on these
+  grids). No recorded value changed and the file is as it was: ``_compare`` reads the
+  recorded keys only, and an interval follows from the fraction and counts compared here
+  (``wilson`` is tested against its closed form and SciPy in test_summary.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from landscope.cli import main
 from landscope.critical import VERDICTS
 from landscope.studies import RunContext, get_study
 from landscope.studies.spurious_relu import make_problem
+from landscope.studies.summary import wilson
 from landscope.sweep import STORE_FILE, ResultStore, run_study
 
 STUDY = get_study("spurious-relu")
@@ -127,8 +128,9 @@ def test_float32_training_is_certified_in_float64() -> None:
 
 def test_summary_fractions() -> None:
     rows = [
-        {"config_hash": "h", "k": 6, "extra": 0, "d": 0, "train_a": 0, "optimizer": "gd",
-         "verdict": v, "loss": loss, "eig_min": e, "steps": 10, "cell_wall_s": 1.0}
+        BASE | {"config_hash": "h", "k": 6, "extra": 0, "d": 0, "train_a": 0,
+                "optimizer": "gd", "verdict": v, "loss": loss, "eig_min": e, "steps": 10,
+                "cell_wall_s": 1.0}
         for v, loss, e in [("global_min", 0.0, 0.1), ("spurious_min", 0.02, 0.01),
                            ("spurious_min", 0.04, 0.03), ("saddle", 0.1, -0.1)]
     ]  # fmt: skip
@@ -138,6 +140,11 @@ def test_summary_fractions() -> None:
     assert cell["not_converged"] == 0.0
     assert cell["spurious_loss_mean"] == pytest.approx(0.03)
     assert cell["spurious_eig_min_mean"] == pytest.approx(0.02)
+    # every share carries its 95 % Wilson interval, and every parameter is a key
+    assert (cell["spurious_min_lo"], cell["spurious_min_hi"]) == wilson(2, 4)
+    assert (cell["not_converged_lo"], cell["not_converged_hi"]) == wilson(0, 4)
+    assert {p.name for p in STUDY.params} <= set(cell)
+    assert (cell["step"], cell["polish_stop"]) == (BASE["step"], BASE["polish_stop"])
     assert cell["spurious_se"] == pytest.approx(np.sqrt(0.25 / 4))
 
 

@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from landscope.studies.summary import Agg, Part, SummarySpec
+from landscope.studies.summary import (
+    Z95,
+    Agg,
+    Part,
+    SummarySpec,
+    param_keys,
+    percent_range,
+    wilson,
+)
 
 ROWS = [
     {"verdict": v, "reached": r}
@@ -125,3 +133,108 @@ def test_curve_gmean_is_the_elementwise_geometric_mean() -> None:
     assert Agg("g", "c", "curve_gmean")([{"c": None}]) is None
     with pytest.raises(ValueError, match=r"one length, got lengths \[1, 2\]"):
         Agg("g", "c", "curve_gmean")([{"c": [1.0]}, {"c": [1.0, 2.0]}])
+
+
+def test_wilson_against_its_closed_form_by_hand() -> None:
+    z2 = Z95**2
+    # none or all of n: one end at 0 or 1, the other z^2 / (n + z^2) from it
+    assert wilson(0, 20) == pytest.approx((0.0, z2 / (20 + z2)), rel=1e-14)
+    assert wilson(20, 20) == pytest.approx((20 / (20 + z2), 1.0), rel=1e-14)
+    # half of n: centred on 1/2, half-width z / (2 sqrt(n + z^2))
+    half = Z95 / (2 * math.sqrt(50 + z2))
+    assert wilson(25, 50) == pytest.approx((0.5 - half, 0.5 + half), rel=1e-14)
+    # 7 of 100, the general form written out: about 3.4 % .. 13.8 %
+    p, n = 0.07, 100
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    width = Z95 / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    assert wilson(7, 100) == pytest.approx((centre - width, centre + width), rel=1e-14)
+    assert wilson(7, 100) == pytest.approx((0.034319, 0.137495), abs=1e-6)
+    # Z95 is the 97.5 % quantile of the standard normal
+    assert math.erfc(Z95 / math.sqrt(2)) / 2 == pytest.approx(0.025, rel=1e-14)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 20, 100, 1000])
+def test_wilson_agrees_with_scipy(n: int) -> None:
+    from scipy.stats import binomtest
+
+    for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        lo, hi = wilson(k, n)
+        assert (lo, hi) == pytest.approx((ci.low, ci.high), rel=1e-12, abs=1e-15), (k, n)
+        assert 0.0 <= lo <= k / n <= hi <= 1.0
+    # a wider level, a wider interval
+    lo99, hi99 = wilson(n // 2, n, z=2.5758293035489)
+    ci = binomtest(n // 2, n).proportion_ci(confidence_level=0.99, method="wilson")
+    assert (lo99, hi99) == pytest.approx((ci.low, ci.high), rel=1e-9, abs=1e-15)
+
+
+def test_wilson_without_trials_and_bad_counts() -> None:
+    assert wilson(0, 0) == (None, None)
+    for k, n, match in [(3, 2, "0 <= successes <= n"), (-1, 5, "0 <= successes <= n"),
+                        (1.5, 4, "whole counts"), (1, True, "whole counts")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            wilson(k, n)
+    with pytest.raises(ValueError, match="positive z"):
+        wilson(1, 2, z=0.0)
+
+
+def test_fractions_and_shares_carry_their_interval() -> None:
+    # share: 2 of the 3 misses did not converge; of all 5 runs: 2 of 5
+    kept = Agg("x", "verdict", "share", ("not_converged",), MISSED)
+    assert kept.binomial(ROWS) == (2, 3)
+    assert kept.items(ROWS) == {"x": kept(ROWS), "x_lo": wilson(2, 3)[0], "x_hi": wilson(2, 3)[1]}
+    every = Agg("x", "verdict", "share", ("not_converged",), MISSED, of_all=True)
+    assert every.binomial(ROWS) == (2, 5)
+    # fraction: 2 of 5 reached
+    frac = Agg("x", "reached", "fraction")
+    assert frac.binomial(ROWS) == (2, 5)
+    lo, hi = frac.items(ROWS)["x_lo"], frac.items(ROWS)["x_hi"]
+    assert (lo, hi) == wilson(2, 5) and lo < frac(ROWS) < hi
+    # no trials: no interval; other aggregations: none at all
+    assert frac.items([]) == {"x": None, "x_lo": None, "x_hi": None}
+    for agg in (Agg("x", "verdict", "count", ("global_min",)), Agg("n", how="rows"),
+                Agg("x", "verdict", "se", ("global_min",))):  # fmt: skip
+        assert agg.binomial(ROWS) is None and list(agg.items(ROWS)) == [agg.key]
+
+
+def test_summaries_and_parts_carry_the_intervals() -> None:
+    spec = SummarySpec(
+        keys=("k",),
+        aggs=(Agg("typed", "kind", "share", ("a", "b")),),
+        group=("k",),
+        sort=lambda c: c["k"],
+        parts=(
+            Part(keys=("k", "typed", "typed_lo", "typed_hi")),
+            Part(
+                keys=("k",),
+                where=("k", (3,)),
+                aggs=(Agg("low", "loss", "fraction"), Agg("_big", "loss", "fraction")),
+            ),
+        ),
+    )
+    got = spec(STORED)
+    lo3, hi3 = wilson(3, 4)
+    assert got == [
+        {"k": 2, "typed": 0.0, "typed_lo": 0.0, "typed_hi": wilson(0, 1)[1]},
+        {"k": 3, "typed": 0.75, "typed_lo": lo3, "typed_hi": hi3},
+        # a working value's interval is left out with it
+        {"k": 3, "low": 0.75, "low_lo": lo3, "low_hi": hi3},
+    ]
+    plain = SummarySpec(keys=("k",), aggs=(Agg("typed", "kind", "share", ("a", "b")),))
+    assert list(plain([r | {"config_hash": "h"} for r in STORED[:4]])[0]) == [
+        "k", "runs", "typed", "typed_lo", "typed_hi", "wall_s"
+    ]  # fmt: skip
+
+
+def test_param_keys_and_percent_range() -> None:
+    class P:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    params = [P("extra"), P("k"), P("step"), P("d")]
+    assert param_keys(params, "k", "d") == ("k", "d", "extra", "step")
+    assert param_keys(params) == ("extra", "k", "step", "d")
+    assert percent_range(*wilson(7, 100)) == "3-14"
+    assert percent_range(*wilson(19, 20)) == "76-99"  # 0.9911: not 100
+    assert percent_range(*wilson(1, 20)) == "1-24"  # 0.0089: not 0
+    assert percent_range(0.0, 1.0) == "0-100"

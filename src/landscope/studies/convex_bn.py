@@ -105,7 +105,7 @@ from ._study import Grid, Param, Results, Study
 from .convex_relu import GAP_BANDS, HEAD
 from .figures import FigureSpec, band_chart, grid_chart
 from .protocol import Cell, Measure, PolishCertify, Protocol, Train
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = ["PROTOCOL", "STUDY", "make_problem", "references"]
 
@@ -351,7 +351,7 @@ PROTOCOL = Protocol(
 MISSED = ("reached", (False,))
 
 SUMMARY = SummarySpec(
-    keys=("data", "shape", "beta", "width"),
+    keys=param_keys(PARAMS, "data", "shape", "beta", "width"),
     aggs=(
         Agg("p_star", how="first"),
         Agg("m_star", how="first"),

@@ -73,7 +73,7 @@ from ._params import grad_tol, max_steps, polish_from, polish_tol
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, band_chart, line_chart
 from .protocol import Cell, Measure, PolishCertify, Protocol, Train
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = ["PROTOCOL", "STUDY", "convex_optimum", "make_data", "make_problem"]
 
@@ -197,7 +197,7 @@ PROTOCOL = Protocol(
 MISSED = ("reached", (False,))
 
 SUMMARY = SummarySpec(
-    keys=("data", "n", "d", "beta", "width"),
+    keys=param_keys(PARAMS, "data", "n", "d", "beta", "width"),
     aggs=(
         Agg("p_star", how="first"),
         Agg("m_star", how="first"),

@@ -119,7 +119,7 @@ from ._params import max_steps
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, Line, Panel, floats
 from .protocol import Cell, Measure, Progress, Protocol, Train
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = ["DATA", "PROTOCOL", "STUDY", "fit_rate", "make_data", "make_problem", "normal_rate"]
 
@@ -426,7 +426,7 @@ PROTOCOL = Protocol(
 )
 
 SUMMARY = SummarySpec(
-    keys=("kind", "data", "keep", "width"),
+    keys=param_keys(PARAMS, "kind", "data", "keep", "width"),
     aggs=(
         Agg("rate_measured", how="median"),
         Agg("rate_exact", how="median"),

@@ -10,7 +10,9 @@ The vocabulary lives here, in ``studies/``, because studies are its main produce
 may not import ``plot/`` (a higher room, and matplotlib). ``plot/`` reads it.
 
 ``line_chart`` and ``grid_chart`` build the two common kinds of figure from a summary by
-its keys: lines per group, and a grid of such panels by two keys.
+its keys: lines per group, and a grid of such panels by two keys. Where the summary has a
+key's 95 % interval (``<key>_lo`` and ``<key>_hi``, as every fraction of a summary does),
+they draw it as a band around the key's line.
 """
 
 from __future__ import annotations
@@ -286,6 +288,12 @@ def _check_keys(summary: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> No
                 )
 
 
+def _interval(summary: Sequence[Mapping[str, Any]], key: str) -> tuple[str, str] | None:
+    """The keys of ``key``'s interval (``key_lo``, ``key_hi``) if every row has them."""
+    lo, hi = f"{key}_lo", f"{key}_hi"
+    return (lo, hi) if all(lo in row and hi in row for row in summary) else None
+
+
 def line_chart(
     summary: Sequence[Mapping[str, Any]],
     x: str,
@@ -313,24 +321,34 @@ def line_chart(
             ``"{group_label} = {value}"``, or just the value when ``group_label`` is "".
         percent: ``y`` holds fractions in 0..1, drawn as 0..100 %.
 
+    Where every row has ``{y}_lo`` and ``{y}_hi`` (a fraction's 95 % interval), each line
+    gets a band between them, in its colour.
+
     Raises:
         ValueError: if ``summary`` is empty, a row lacks a key, or a value is not a number.
     """
     _check_keys(summary, (x, y, group))
-    lines: dict[Any, list[tuple[float, float]]] = {}
+    interval = _interval(summary, y)
+    lines: dict[Any, list[tuple[float, ...]]] = {}
     for row in summary:
+        keys = (x, y, *(interval or ()))
         try:
-            point = floats((row[x], row[y]))
+            point = floats(row[k] for k in keys)
         except ValueError:
             raise ValueError(
                 f"cannot plot {x}={row[x]!r}, {y}={row[y]!r}: values must be numbers."
             ) from None
         lines.setdefault(row[group], []).append(point)
-    marks = []
-    for value in sorted(lines, key=lambda v: (str(type(v)), v)):
+    marks: list[Mark] = []
+    for i, value in enumerate(sorted(lines, key=lambda v: (str(type(v)), v))):
         pts = sorted(lines[value])
+        xs = tuple(p[0] for p in pts)
         label = str(value) if group_label == "" else f"{group_label or group} = {value}"
-        marks.append(Line(tuple(p[0] for p in pts), tuple(p[1] for p in pts), label, marker="o"))
+        color = f"C{i % 10}"
+        if interval:
+            lows, highs = tuple(p[2] for p in pts), tuple(p[3] for p in pts)
+            marks.append(Band(xs, lows, highs, alpha=0.15, color=color))
+        marks.append(Line(xs, tuple(p[1] for p in pts), label, color=color, marker="o"))
     integer_x = all(isinstance(row[x], Real) and float(row[x]).is_integer() for row in summary)
     panel = Panel(tuple(marks), xlabel=xlabel or x, ylabel=ylabel or y, percent=percent,
                   integer_x=integer_x, legend=True)  # fmt: skip
@@ -392,7 +410,9 @@ def grid_chart(
         summary: one dict per cell.
         row, col: keys whose values index the panel rows and columns.
         x: key of the horizontal axis.
-        ys: (key, legend label) pairs drawn as lines in every panel.
+        ys: (key, legend label) pairs drawn as lines in every panel; a key with
+            ``{key}_lo`` and ``{key}_hi`` in every row (a fraction's 95 % interval) gets a
+            band between them, in its line's colour.
         stem: file name of the figure.
         xlabel: horizontal axis label (default ``x``).
         percent: the y values are fractions in 0..1, drawn as percentages.
@@ -413,13 +433,18 @@ def grid_chart(
                 (c for c in summary if c[row] == rv and c[col] == cv), key=lambda c: c[x]
             )
             xs = floats(c[x] for c in cells)
-            marks = tuple(
-                Line(xs, floats(c[key] for c in cells), label, marker="o", markersize=3)
-                for key, label in ys
-            )
+            marks: list[Mark] = []
+            for n, (key, label) in enumerate(ys):
+                color = f"C{n % 10}"
+                interval = _interval(summary, key)
+                if interval:
+                    lo, hi = (floats(c[k] for c in cells) for k in interval)
+                    marks.append(Band(xs, lo, hi, alpha=0.15, color=color))
+                vals = floats(c[key] for c in cells)
+                marks.append(Line(xs, vals, label, color=color, marker="o", markersize=3))
             panels.append(
                 Panel(
-                    marks,
+                    tuple(marks),
                     title=f"{col} = {cv}" if i == 0 else None,
                     title_size=9,
                     ylabel=f"{row} = {rv}" if j == 0 else None,

@@ -80,7 +80,7 @@ from ._study import Grid, Param, Results, Study
 from .figures import Bars, FigureSpec, Panel, Text, floats
 from .protocol import Cell, Measure, PolishCertify, Protocol, Train
 from .spurious_spectra import PER_TYPE
-from .summary import Agg, Part, SummarySpec
+from .summary import Agg, Part, SummarySpec, percent_range
 
 __all__ = ["PROTOCOL", "STUDY", "SUMMARY", "make_problem", "sample_problem"]
 
@@ -320,6 +320,9 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
             bottom += c["count"]
         frac = tot["maximal_fraction"]
         txt = "none" if frac is None else f"{frac:.0%} maximal"
+        if frac is not None and tot.get("maximal_fraction_lo") is not None:
+            # its 95 % Wilson interval, as `landscope show` prints it
+            txt += f" ({percent_range(tot['maximal_fraction_lo'], tot['maximal_fraction_hi'])})"
         marks.append(Text(float(x), float(bottom), txt, fontsize=8))
         ticks.append((float(x), f"{tot['sigma']}\nk={tot['k']}, {tot['runs']} runs"))
     panel = Panel(

@@ -80,7 +80,7 @@ from ._checks import at_least, positive
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, Line, Panel, floats
 from .protocol import Cell, Measure, Protocol
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = [
     "PROTOCOL",
@@ -251,7 +251,7 @@ PROTOCOL = Protocol(
 
 CONNECTED = ("connected", (True,))
 SUMMARY = SummarySpec(
-    keys=("net", "level"),
+    keys=param_keys(PARAMS, "net", "level"),
     aggs=(
         Agg("level_abs", how="first"),
         Agg("endpoints_missed", "stop", "count", ("endpoint_not_reached",)),

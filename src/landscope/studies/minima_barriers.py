@@ -53,7 +53,7 @@ from ._params import iso_tol
 from ._study import Grid, Param, Results, Study
 from .figures import Bars, FigureSpec, Panel, floats
 from .protocol import Cell, Measure, Protocol
-from .summary import Agg, Part, SummarySpec
+from .summary import Agg, Part, SummarySpec, param_keys
 
 __all__ = ["PROTOCOL", "STUDY", "SUMMARY", "make_problem"]
 
@@ -177,14 +177,16 @@ def _compared(before: str, after: str) -> tuple:
     )
 
 
+KEYS = param_keys(PARAMS, "k")  # a cell is its configuration
+
 SUMMARY = SummarySpec(
-    keys=("k",),
+    keys=KEYS,
     aggs=(Agg("minima", "source_verdict", "count", ("spurious_min",)),),
-    group=("k",),
+    group=KEYS,
     sort=lambda c: c["k"],
     parts=(
         Part(
-            keys=("k", "runs", "minima"),
+            keys=(*KEYS, "runs", "minima"),
             where=SPURIOUS,
             columns=_compared("barrier_global", "barrier_global_aligned"),
             aggs=_barrier_stats("barrier_global", "barrier_global_aligned"),
@@ -192,7 +194,7 @@ SUMMARY = SummarySpec(
         ),
         # each pair once: in the row of its later seed
         Part(
-            keys=("k", "runs", "minima"),
+            keys=(*KEYS, "runs", "minima"),
             where=SPURIOUS,
             explode=tuple(PAIR_COLUMNS),
             columns=(

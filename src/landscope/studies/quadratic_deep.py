@@ -84,7 +84,7 @@ from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, PolishCertify, Protocol, Train
 from .quadratic_nets import GAP_COLUMNS, gap_columns, zero_loss
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = ["PROTOCOL", "STUDY", "make_data", "make_problem", "n_samples"]
 
@@ -219,7 +219,7 @@ PROTOCOL = Protocol(
 MISSED = ("reached_global", (False,))
 
 SUMMARY = SummarySpec(
-    keys=("d", "depth", "variant", "h", "teacher", "n_params"),
+    keys=param_keys(PARAMS, "d", "depth", "variant", "h", "teacher", "n_params"),
     aggs=(
         Agg("reached_global", how="fraction"),
         Agg("bad_gap_median", "loss_gap", "median", where=MISSED),
@@ -254,14 +254,17 @@ TABLE = (
 def figures(summary: list[dict]) -> list[FigureSpec]:
     """Panels: rows = depth, columns = variant; x = units per layer, one line per d."""
     ds = sorted({c["d"] for c in summary})
+    # the share and, where the summary has it, its 95 % interval (drawn as a band)
+    ends = ("", "_lo", "_hi") if all("reached_global_lo" in c for c in summary) else ("",)
     pivot: dict[tuple, dict] = {}
     for c in summary:
         key = (c["depth"], c["variant"], c["h"])
         cell = pivot.setdefault(
             key, {"depth": c["depth"], "variant": c["variant"], "h": c["h"]}
-            | {f"d{d}": None for d in ds}
+            | {f"d{d}{end}": None for d in ds for end in ends}
         )  # fmt: skip
-        cell[f"d{c['d']}"] = c["reached_global"]
+        for end in ends:
+            cell[f"d{c['d']}{end}"] = c[f"reached_global{end}"]
     return [
         grid_chart(
             list(pivot.values()), row="depth", col="variant", x="h",

@@ -74,7 +74,7 @@ from ._params import grad_tol, max_steps, polish_from, polish_tol, rel_gap_tol
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, PolishCertify, Protocol, Train
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = [
     "GAP_COLUMNS",
@@ -228,7 +228,7 @@ PROTOCOL = Protocol(
 MISSED = ("reached_global", (False,))
 
 SUMMARY = SummarySpec(
-    keys=("setup", "variant", "d", "h"),
+    keys=param_keys(PARAMS, "setup", "variant", "d", "h"),
     aggs=(
         Agg("reached_global", how="fraction"),
         Agg("normalized_error_mean", "normalized_error"),

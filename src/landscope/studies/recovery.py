@@ -71,7 +71,7 @@ from ._params import grad_tol, max_steps
 from ._study import Grid, Param, Results, RunContext, Study
 from .figures import FigureSpec, grid_chart
 from .protocol import Cell, FromCell, Measure, Protocol, Start, Train
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = ["PROTOCOL", "STUDY", "make_data", "make_problem", "run_cell"]
 
@@ -275,7 +275,9 @@ def run_cell(cfg: dict, seeds: Sequence[int], ctx: RunContext) -> list[dict]:
 ORDER = [(s, i) for s in SECOND for i in INITS]
 
 SUMMARY = SummarySpec(
-    keys=("activation", "d", "k", "kappa", "n_ratio", "n", "init", "second_layer"),
+    keys=param_keys(
+        PARAMS, "activation", "d", "k", "kappa", "n_ratio", "n", "init", "second_layer"
+    ),
     aggs=(
         Agg("success", how="fraction"),
         Agg("init_error_median", "init_error", "median"),
@@ -315,11 +317,14 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     """Success vs n/d (one line per init x second layer) and init error vs n/d."""
     panels: dict[tuple, dict] = {}
     errs: dict[tuple, dict] = {}
+    # the share and, where the summary has it, its 95 % interval (drawn as a band)
+    ends = ("", "_lo", "_hi") if all("success_lo" in c for c in summary) else ("",)
     for c in summary:
         row = f"{c['activation']}, d={c['d']}, kappa={c['kappa']:g}"
         key = (row, c["k"], c["n_ratio"])
         cell = panels.setdefault(key, {"setup": row, "k": c["k"], "n_ratio": c["n_ratio"]})
-        cell[f"{c['init']}/{c['second_layer']}"] = c["success"]
+        for end in ends:
+            cell[f"{c['init']}/{c['second_layer']}{end}"] = c[f"success{end}"]
         if c["init"] == "tensor":
             e = errs.setdefault(key, {"setup": row, "k": c["k"], "n_ratio": c["n_ratio"]})
             e[c["second_layer"]] = c["init_error_median"]
@@ -327,7 +332,8 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
     present = [(key, lab) for key, lab in lines if any(key in c for c in panels.values())]
     for c in panels.values():
         for key, _ in present:
-            c.setdefault(key, None)
+            for end in ends:
+                c.setdefault(f"{key}{end}", None)
     specs = [grid_chart(
         list(panels.values()), row="setup", col="k", x="n_ratio", ys=present,
         stem="recovery", xlabel="samples per dimension n / d", logx=True,

@@ -70,7 +70,7 @@ from ._params import grad_tol, max_steps, polish_from, polish_tol
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, line_chart
 from .protocol import Measure, PolishCertify, Protocol, Require, Retrain, Train
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = ["PROTOCOL", "SQUARE_RUNS", "STUDY", "make_problem", "make_square_problem"]
 
@@ -184,7 +184,7 @@ PROTOCOL = Protocol(
 SPURIOUS = ("spurious_min", "local_min")
 
 SUMMARY = SummarySpec(
-    keys=("k", "extra", "d", "train_a", "optimizer"),
+    keys=param_keys(PARAMS, "k", "extra", "d", "train_a", "optimizer"),
     aggs=(
         Agg("global", "verdict", "share", ("global_min",)),
         Agg("spurious_min", "verdict", "share", SPURIOUS),

@@ -69,7 +69,7 @@ from ._params import iso_tol
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, HLine, Panel, Scatter, floats
 from .protocol import Cell, Measure, Protocol
-from .summary import Agg, Part, SummarySpec
+from .summary import Agg, Part, SummarySpec, param_keys
 
 __all__ = ["PROTOCOL", "STUDY", "SUMMARY", "make_problem"]
 
@@ -174,14 +174,16 @@ PER_TYPE = (
     Agg("eig_min", "eig_min", "min"),
 )
 
+KEYS = param_keys(PARAMS, "k")  # a cell is its configuration
+
 SUMMARY = SummarySpec(
-    keys=("k",),
-    group=("k",),
+    keys=KEYS,
+    group=KEYS,
     sort=lambda c: c["k"],
     parts=(
         # the global minimum W = I, and the share of the spurious minima in Delta S_{k-1}
         Part(
-            keys=("k", "runs"),
+            keys=(*KEYS, "runs"),
             columns=(("_main", lambda r: r["isotropy"] == f"Delta S_{r['k'] - 1}"),),
             aggs=(
                 Agg("spurious", "source_verdict", "count", ("spurious_min",)),
@@ -204,7 +206,7 @@ SUMMARY = SummarySpec(
         ),
         # one row per type of spurious minimum: isotropy group and loss (to 7 decimals)
         Part(
-            keys=("k", "runs"),
+            keys=(*KEYS, "runs"),
             where=SPURIOUS,
             columns=(("_loss", lambda r: round(float(r["loss"]), 7)),),
             group=("isotropy", "_loss"),

@@ -3,7 +3,9 @@ aggregated, and how cells are ordered.
 
 ``SummarySpec(keys=..., aggs=(Agg(...), ...), sort=...)`` is called on the stored rows
 (dicts) and returns one dict per cell. Every summary row also gets ``runs`` (rows in the
-cell) and ``wall_s`` (the cell's wall time).
+cell) and ``wall_s`` (the cell's wall time). Every fraction (``how="fraction"`` or
+``"share"``) also gets its 95 % Wilson score interval as ``<key>_lo`` and ``<key>_hi``
+(``wilson``).
 
 A summary that is not one row per cell (a header row per cell, then one row per type of
 minimum found in it; one row per kind of pair) declares ``parts``: each ``Part`` selects,
@@ -19,7 +21,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Agg", "Part", "SummarySpec", "by_cell", "mean_finite"]
+__all__ = [
+    "Agg",
+    "Part",
+    "SummarySpec",
+    "Z95",
+    "by_cell",
+    "mean_finite",
+    "param_keys",
+    "percent_range",
+    "wilson",
+]
+
+# the two-sided 95 % quantile of the standard normal, Phi^-1(0.975)
+Z95 = 1.959963984540054
 
 HOWS = (
     "mean",
@@ -41,6 +56,64 @@ def mean_finite(values: Sequence[float | None]) -> float | None:
     """Mean of the finite values; None when there are none."""
     vals = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.mean(vals)) if vals else None
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
+    """The Wilson score interval of a binomial proportion (95 % at the default ``z``).
+
+    With p = successes / n, the interval is the set of proportions q that the score test
+    does not reject, |p - q| <= z sqrt(q (1 - q) / n) (Wilson 1927):
+
+        (p + z^2 / (2n) -+ z sqrt(p (1 - p) / n + z^2 / (4 n^2))) / (1 + z^2 / n),
+
+    whose lower end is exactly 0 at 0 successes and upper end exactly 1 at n. Unlike the
+    normal interval p -+ z sqrt(p (1 - p) / n) it does not collapse to a point at 0 or n
+    successes: 0 of 20 gives 0 .. 16.1 %, and 7 of 100 gives 3.4 .. 13.8 %.
+
+    Args:
+        successes: the number of successes, 0 <= successes <= n.
+        n: the number of trials.
+        z: the normal quantile of the two-sided level (1.96 for 95 %).
+
+    Returns:
+        (lower, upper); (None, None) when n = 0 (no trials: no estimate).
+
+    Raises:
+        ValueError: if the counts are not integers with 0 <= successes <= n, or z <= 0.
+    """
+    for name, v in (("successes", successes), ("n", n)):
+        if isinstance(v, bool) or not float(v).is_integer():
+            raise ValueError(f"wilson takes whole counts; got {name} = {v!r}.")
+    if not 0 <= successes <= n:
+        raise ValueError(f"wilson needs 0 <= successes <= n; got successes = {successes}, n = {n}.")
+    if not z > 0:
+        raise ValueError(f"wilson needs a positive z; got {z!r}.")
+    if n == 0:
+        return None, None
+    p = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    center = (p + z2 / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    # at 0 or n successes one end is 0 or 1 in exact arithmetic: make it so in floats
+    lo = 0.0 if successes == 0 else max(0.0, center - half)
+    hi = 1.0 if successes == n else min(1.0, center + half)
+    return lo, hi
+
+
+def percent_range(lo: float, hi: float) -> str:
+    """An interval of fractions in whole percents, each end rounded to the nearest (half
+    up): (0.0343, 0.1375) -> ``"3-14"``."""
+    return f"{math.floor(100 * lo + 0.5)}-{math.floor(100 * hi + 0.5)}"
+
+
+def param_keys(params: Sequence[Any], *first: str) -> tuple[str, ...]:
+    """``first``, then the name of every parameter (``Param``) not among them.
+
+    The keys of a summary that carries every parameter of a cell, so that ``landscope
+    show`` can tell apart cells that differ only in a parameter the table does not print.
+    """
+    return (*first, *(p.name for p in params if p.name not in first))
 
 
 def _finite(values: Sequence[Any]) -> list[float]:
@@ -81,7 +154,8 @@ class Agg:
             the number of rows aggregated (``column`` is not read); ``curve_gmean``: the
             elementwise geometric mean exp(mean_rows log v) of array values of one length
             (the rows' curves; rows whose value is None are left out), a list of floats
-            (None when no row has one).
+            (None when no row has one). In a summary, ``fraction`` and ``share`` also give
+            ``<key>_lo`` and ``<key>_hi``, their 95 % Wilson interval (``items``).
         values: the values ``share``, ``se`` and ``count`` look for.
         where: only rows whose column ``where[0]`` is in ``where[1]`` are aggregated.
         of_all: ``share``, ``se`` and ``fraction`` count the rows ``where`` keeps out of
@@ -100,12 +174,38 @@ class Agg:
         if self.how not in HOWS:
             raise ValueError(f"unknown aggregation {self.how!r}; use one of {', '.join(HOWS)}.")
 
-    def __call__(self, rows: list[dict]) -> Any:
-        col = self.column or self.key
+    def _kept(self, rows: list[dict]) -> tuple[list[dict], int]:
+        """The rows ``where`` keeps, and the number of all rows."""
         total = len(rows)
         if self.where is not None:
             wcol, wvals = self.where
             rows = [r for r in rows if r[wcol] in wvals]
+        return rows, total
+
+    def binomial(self, rows: list[dict]) -> tuple[int, int] | None:
+        """(successes, trials) of a ``fraction`` or ``share``; None for other aggregations."""
+        if self.how not in ("fraction", "share"):
+            return None
+        kept, total = self._kept(rows)
+        vals = [r[self.column or self.key] for r in kept]
+        if self.how == "fraction":
+            hits = sum(bool(v) for v in vals)
+        else:
+            hits = sum(v in self.values for v in vals)
+        return hits, total if self.of_all else len(vals)
+
+    def items(self, rows: list[dict]) -> dict[str, Any]:
+        """``{key: value}``; for a ``fraction`` or ``share`` also ``key_lo`` and ``key_hi``,
+        its 95 % Wilson score interval (``wilson``; None when there are no trials)."""
+        out = {self.key: self(rows)}
+        counts = self.binomial(rows)
+        if counts is not None:
+            out[f"{self.key}_lo"], out[f"{self.key}_hi"] = wilson(*counts)
+        return out
+
+    def __call__(self, rows: list[dict]) -> Any:
+        col = self.column or self.key
+        rows, total = self._kept(rows)
         if self.how == "rows":
             return len(rows)
         vals = [r[col] for r in rows]
@@ -206,7 +306,7 @@ class Part:
             s: dict[str, Any] = {k: cell[k] for k in self.keys}
             s.update(zip(self.group, values, strict=True))
             for agg in self.aggs:
-                s[agg.key] = agg(records)
+                s.update(agg.items(records))
             for key, fn in self.derived:
                 s[key] = fn(s)
             out.append(s)
@@ -253,7 +353,7 @@ class SummarySpec:
             s: dict[str, Any] = {k: first[k] for k in self.keys}
             s["runs"] = len(cell)
             for agg in self.aggs:
-                s[agg.key] = agg(cell)
+                s.update(agg.items(cell))
             s["wall_s"] = first.get("cell_wall_s")
             for key, fn in self.derived:
                 s[key] = fn(s)

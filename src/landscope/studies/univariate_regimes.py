@@ -100,7 +100,7 @@ from ._params import max_steps
 from ._study import Grid, Param, Results, Study
 from .figures import FigureSpec, Line, Panel, Rug, Scatter, floats, line_chart
 from .protocol import Cell, Measure, Progress, Protocol, Train
-from .summary import Agg, SummarySpec
+from .summary import Agg, SummarySpec, param_keys
 
 __all__ = ["PROTOCOL", "STUDY", "make_problem", "references", "regime"]
 
@@ -293,7 +293,7 @@ PROTOCOL = Protocol(
 )
 
 SUMMARY = SummarySpec(
-    keys=("data", "init", "width", "ratio"),
+    keys=param_keys(PARAMS, "data", "init", "width", "ratio"),
     aggs=(
         Agg("dist_cubic", "dist_cubic", "median"),
         Agg("dist_linear", "dist_linear", "median"),

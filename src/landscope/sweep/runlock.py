@@ -49,8 +49,10 @@ class RunLock:
             "started": time.time(),
             "updated": time.time(),
             "state": "running",
-            "cells": [{"label": label, "runs": int(runs), "done": False, "wall_s": None}
-                      for label, runs in cells],  # fmt: skip
+            "cells": [
+                {"label": label, "runs": int(runs), "done": False, "wall_s": None}
+                for label, runs in cells
+            ],  # fmt: skip
         }
 
     def __enter__(self) -> RunLock:

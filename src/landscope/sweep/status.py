@@ -134,11 +134,10 @@ def print_status(
             f"last run: {run['study']}, {run['state']} (pid {run['pid']}): "
             f"{run['cells_done']}/{total} cells done, {run['cells_pending']} pending "
             f"({run['runs_to_compute']} runs), {_duration(run['elapsed_s'])} elapsed"
-            + (f", about {_duration(run['time_left_s'])} left" if run["state"] == "running"
-               else "")  # fmt: skip
+            + (
+                f", about {_duration(run['time_left_s'])} left" if run["state"] == "running" else ""
+            )  # fmt: skip
         )
         if run["state"] == "interrupted" and run["cells_pending"]:
-            console.print(
-                "the same `landscope run` command resumes it: finished cells are kept."
-            )
+            console.print("the same `landscope run` command resumes it: finished cells are kept.")
     return 0
