@@ -392,7 +392,7 @@ EXECUTORS = ("local", "ray")
 # the store) before it starts and refuses a run that cannot fit. Estimating builds every
 # cell's problem (a few seconds for the convex studies), which small runs need not pay:
 # below this, a cell's runs fit in memory at every study's sizes (1,000 runs x 21,281
-# parameters, quadratic-deep's largest, are about 2.4 GB by the estimate's model).
+# parameters, quadratic-deep's largest, need about 3.3 GiB by the estimate).
 ESTIMATE_FROM_SEEDS = 1000
 
 
