@@ -368,3 +368,165 @@ def test_show_fits_a_narrow_terminal(toy_module, tmp_path: Path, capsys, monkeyp
     assert [v[:3] + v[-2:] for v in values] == [["1", "x", "0.5", "50%", "-"],
                                                 ["1", "x", "1.5", "50%", "-"]]  # fmt: skip
     assert sum(line.strip() == "(15-85)" for line in narrow) == 8  # one per row
+
+
+# --- issue 20: the command line, without surprises
+
+
+def test_version(registry, capsys) -> None:
+    from landscope import __version__
+
+    assert run(registry, "--version") == 0
+    assert capsys.readouterr().out == f"landscope {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "toy", "--quiet"],
+        ["show", "toy"],
+        ["plot", "toy"],
+        ["report"],
+        ["export", "toy"],
+        ["status"],
+        ["spectrum", "toy"],
+        ["connect", "toy", 0, 1],
+    ],
+)
+def test_empty_out_is_refused(registry, tmp_path: Path, capsys, monkeypatch, argv) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(registry, *argv, "--out", "") == 2
+    assert (
+        error_sentence(capsys) == "landscope: error: --out needs a folder name; got an empty one."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writers_check_the_folder_before_computing(
+    registry, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A read-only folder (simulated: chmod stops nothing for root) ends every command that
+    writes with one sentence, before it computes anything."""
+    import errno
+    import tempfile
+
+    import landscope.cli as cli
+
+    assert (
+        run(registry, "run", "toy", "--set", "a=1", "--seeds", 2, "--out", tmp_path, "--quiet") == 0
+    )
+    capsys.readouterr()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    def computed(*args, **kwargs):
+        raise AssertionError("computed before checking that it can write")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    for name in ("plot_study", "spectrum_of", "connect_runs", "run_study"):
+        monkeypatch.setattr(cli, name, computed)
+    for argv in (["plot", "toy"], ["spectrum", "toy"], ["connect", "toy", 0, 1], ["report"],
+                 ["export", "toy"]):  # fmt: skip
+        assert run(registry, *argv, "--out", tmp_path) == 2, argv
+        sentence = error_sentence(capsys)
+        assert "cannot write" in sentence and "Read-only file system" in sentence, sentence
+    monkeypatch.undo()
+    assert not (tmp_path / "figures").exists()  # the check leaves no folder behind
+    # a file where the figures go: plot stops before drawing
+    (tmp_path / "figures").write_text("")
+    assert run(registry, "plot", "toy", "--out", tmp_path) == 2
+    assert "(it is a file)" in error_sentence(capsys)
+
+
+def _diverging_toy(toy_module, diverged) -> dict:
+    """The declared toy study whose summary counts ``diverged(cell summary)`` runs."""
+    from landscope.studies.summary import SummarySpec
+
+    toy = _declared_toy(toy_module)["toy"]
+    spec = toy.results.summarize
+    spec = SummarySpec(
+        keys=spec.keys,
+        aggs=spec.aggs,
+        derived=(*spec.derived, ("diverged", diverged)),
+        sort=spec.sort,
+    )
+    return {
+        "toy": dataclasses.replace(toy, results=dataclasses.replace(toy.results, summarize=spec))
+    }
+
+
+def test_show_adds_a_diverged_column_when_runs_diverged(toy_module, tmp_path: Path, capsys) -> None:
+    some = _diverging_toy(toy_module, lambda s: 0.25 if s["a"] == 2 else 0.0)
+    assert run(some, "run", "toy", "--set", "a=1,2", "--set", "b=x", "--seeds", 4,
+               "--out", tmp_path, "--quiet") == 0  # fmt: skip
+    capsys.readouterr()
+    assert run(some, "show", "toy", "--out", tmp_path) == 0
+    header, *rows = _table_rows(capsys.readouterr().out)
+    # after the last fraction column
+    assert header == ["a", "b", "runs", "mean value", "% even", "diverged", "missing"]
+    assert [r[5] for r in rows] == ["0%", "25%"]
+    assert run(some, "show", "toy", "--out", tmp_path, "--format", "json") == 0
+    assert [c["diverged"] for c in json.loads(capsys.readouterr().out)] == [0.0, 0.25]
+    none = _diverging_toy(toy_module, lambda s: 0.0)
+    assert run(none, "show", "toy", "--out", tmp_path) == 0
+    header, *_ = _table_rows(capsys.readouterr().out)
+    assert "diverged" not in header
+
+
+def test_diverged_runs_of_spurious_relu_are_shown_without_warnings(tmp_path: Path, capsys) -> None:
+    """step=1e308 diverges at the first step: every verdict fraction is 0 %, the runs are
+    counted as diverged, and no numpy overflow warning escapes (warnings are errors here)."""
+    argv = ["run", "spurious-relu", "--set", "k=3", "--set", "extra=0", "--set", "step=1e308"]
+    assert main([*argv, "--seeds", "3", "--out", str(tmp_path), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["show", "spurious-relu", "--out", str(tmp_path), "--format", "json"]) == 0
+    (cell,) = json.loads(capsys.readouterr().out)
+    assert cell["diverged"] == 1.0 and cell["global"] == 0.0
+    assert main(["show", "spurious-relu", "--out", str(tmp_path)]) == 0
+    header, row = _table_rows(capsys.readouterr().out)
+    assert row[header.index("diverged")].startswith("100%")
+
+
+def _worst_summary(study) -> list[dict]:
+    """Two summary rows that make the study's table as wide as it gets: every parameter
+    with two values where its default has them, every number long in its format."""
+    rows = []
+    for n, value in enumerate((-0.000123456789, 12345.6789)):
+        row: dict = {p.name: p.default[-n] for p in study.params}
+        for key, _header, spec in study.table:
+            if key in row:
+                continue
+            if spec.endswith("%"):
+                row[key], row[f"{key}_lo"], row[f"{key}_hi"] = 0.123456, 0.0512, 0.999
+            elif spec in ("", "d"):
+                row[key] = 123456
+            else:
+                row[key] = value
+        rows.append(row)
+    return rows
+
+
+def test_every_study_table_fits_80_columns_without_cut_numbers(capsys, monkeypatch) -> None:
+    from landscope.cli import _cell_text, _print_table
+    from landscope.studies import studies
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich takes stdout for a terminal
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    for name, study in studies().items():
+        summary = _worst_summary(study)
+        _print_table(study, summary)
+        lines = [
+            re.sub(r"\x1b\[[0-9;]*m", "", line) for line in capsys.readouterr().out.splitlines()
+        ]
+        text = "\n".join(lines)
+        assert "…" not in text, (name, text)
+        assert max(len(line) for line in lines) <= 80, name
+        words = set(text.split())
+        for row in summary:
+            for key, _header, spec in study.table:
+                interval = (row[f"{key}_lo"], row[f"{key}_hi"]) if f"{key}_lo" in row else None
+                cell = _cell_text(row.get(key), spec, interval)
+                assert set(cell.split()) <= words, (name, key, cell)

@@ -7,27 +7,29 @@ sentence on stderr, prefixed ``landscope: error:``, and exit code 2; never a tra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import inspect
 import json
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from . import kernels
+from . import __version__, kernels
 from .activations import activation_table
 from .connect import connect_runs
 from .data import DATA_SOURCES, DATA_SUFFIXES, points
 from .plot import density_figure, path_figure, plot_study, stem_figure
 from .spectrum import MAX_DENSE, spectrum_of
 from .studies import Study, get_study, parse_values, studies
-from .sweep import StoredPoint, run_study, show_study, stored_point
+from .sweep import STORE_FILE, StoredPoint, check_out_dir, run_study, show_study, stored_point
 
 __all__ = ["main"]
 
@@ -38,12 +40,33 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 OUT_HELP = f"output folder (default: {DEFAULT_OUT})"
 
+# Wall time of `landscope run STUDY` at default size, float64, and the host it was measured
+# on: the latest measurement of each study in benchmarks/README.md ("Study run times at
+# default size"); studies declare no run time of their own.
+EXPECTED_TIME = {
+    "spurious-relu": "31 s with numba, 95 s without (a 2-core VM, alone)",
+    "spurious-spectra": "328 s (2 cores shared with another job)",
+    "least-symmetry": "155 s (2 idle cores)",
+    "quadratic-nets": "236 s (2 cores)",
+    "quadratic-deep": "152 s (a 2-core VM, alone)",
+    "recovery": "161 s (2 cores)",
+    "ntk-convergence": "54 s (2 idle cores)",
+    "beyond-ntk": "152 s (2 idle cores)",
+    "level-sets": "46 s (2 idle cores)",
+    "minima-barriers": "13 s (2 idle cores)",
+    "convex-relu": "124 s (2 cores, alone)",
+    "convex-bn": "142 s (2 cores, alone)",
+    "univariate-regimes": "261 s (2 cores, alone)",
+    "dropout-rate": "140 s (2 cores, alone)",
+}
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="landscope",
         description="Experiments on the optimization landscape of neural networks.",
     )
+    parser.add_argument("--version", action="version", version=f"landscope {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     studies_p = sub.add_parser(
@@ -351,6 +374,39 @@ def _param_columns(study: Study, summary: list[dict]) -> list[tuple[str, str, st
     return out
 
 
+def _words(headers: list[str], rows: list[list[str]]) -> list[int]:
+    """Each column's longest word, over its header and its cells: the narrowest it can be
+    without cutting a number."""
+    return [
+        max((len(w) for text in (header, *(row[i] for row in rows)) for w in text.split()),
+            default=1)
+        for i, header in enumerate(headers)
+    ]  # fmt: skip
+
+
+def _column_groups(words: list[int], lead: int, width: int) -> list[list[int]] | None:
+    """Split columns of widths ``words`` (one space between) into tables of at most
+    ``width`` characters, printed one under another: the first ``lead`` columns (the
+    cell's parameters, which say what a row is) start every table, the others follow in
+    order, as many to a table as fit. If the lead with any one other column is too wide,
+    the tables go without the lead; None if a column alone is too wide.
+    """
+    span = lambda cols: sum(words[i] for i in cols) + len(cols) - 1  # noqa: E731
+    rest = list(range(lead, len(words)))
+    head = list(range(lead))
+    if any(span([*head, i]) > width for i in rest):
+        head, rest = [], list(range(len(words)))
+    if any(words[i] > width for i in rest):
+        return None
+    groups: list[list[int]] = []
+    for i in rest:
+        if groups and span([*groups[-1], i]) <= width:
+            groups[-1].append(i)
+        else:
+            groups.append([*head, i])
+    return groups
+
+
 def _table(
     title: str, headers: list[str], rows: list[list[str]], narrow: int | None = None
 ) -> Table:
@@ -364,11 +420,7 @@ def _table(
         from rich.box import SIMPLE_HEAD
 
         table = Table(title=title, box=SIMPLE_HEAD, show_edge=False, padding=0)
-    words = [
-        max((len(w) for text in (header, *(row[i] for row in rows)) for w in text.split()),
-            default=1)
-        for i, header in enumerate(headers)
-    ]  # fmt: skip
+    words = _words(headers, rows)
     fit = narrow is not None and sum(words) + len(words) - 1 <= narrow
     for header, width in zip(headers, words, strict=True):
         table.add_column(header, justify="right", width=width if fit else None)
@@ -380,11 +432,24 @@ def _table(
 def _print_table(study: Study, summary: list[dict]) -> None:
     """The study's table; a fraction with a 95 % interval (``key_lo``, ``key_hi`` in the
     summary) prints it in its cell, and every parameter that differs between rows but is
-    not printed gets a column, after the table's last parameter column."""
+    not printed gets a column, after the table's last parameter column. A cell with
+    diverged runs (a summary key ``diverged`` > 0) adds a ``diverged`` column. A terminal
+    too narrow for the table even with each column as wide as its longest word gets it as
+    several tables, each led by the parameter columns, so that no number is cut."""
     columns = list(study.table)
     names = {p.name for p in study.params}
     at = max((i + 1 for i, (key, _h, _s) in enumerate(columns) if key in names), default=0)
-    columns[at:at] = _param_columns(study, summary)
+    extra = _param_columns(study, summary)
+    columns[at:at] = extra
+    lead = at + len(extra)
+    keys = {key for key, _h, _s in columns}
+    if "diverged" not in keys and any(
+        isinstance(row.get("diverged"), (int, float)) and row["diverged"] > 0 for row in summary
+    ):
+        # hidden, every fraction of a diverged cell reads 0 %; after the last fraction
+        last = max((i + 1 for i, (_k, _h, spec) in enumerate(columns) if spec.endswith("%")),
+                   default=len(columns))  # fmt: skip
+        columns.insert(last, ("diverged", "diverged", ".0%"))
     rows = []
     for row in summary:
         cells = []
@@ -403,12 +468,24 @@ def _print_table(study: Study, summary: list[dict]) -> None:
         # Piped output has no width to respect; keep every column whole instead of wrapping.
         console = Console(width=max(80, width))
     elif width > console.width:
-        table = _table(study.name, headers, rows, narrow=console.width)
+        groups = _column_groups(_words(headers, rows), lead, console.width)
+        if groups is None or len(groups) == 1:
+            table = _table(study.name, headers, rows, narrow=console.width)
+        else:
+            # too wide for its columns' longest words: several tables rather than cut numbers
+            for n, cols in enumerate(groups):
+                if n:
+                    console.print()  # a title would wrap over a narrow part's width
+                part = [[row[i] for i in cols] for row in rows]
+                title = "" if n else study.name
+                console.print(_table(title, [headers[i] for i in cols], part, narrow=console.width))
+            return
     console.print(table)
 
 
 def _describe(study: Study) -> None:
-    """A study's docstring, then its parameters with their defaults."""
+    """A study's docstring (its question and paper first), its parameters with their
+    defaults and meaning, its default size and how long that took where it was measured."""
     print(inspect.cleandoc(study.doc))
     print()
     table = Table(title=f"parameters of {study.name} (--set NAME=VALUES)")
@@ -420,6 +497,11 @@ def _describe(study: Study) -> None:
         default = f"{vals[0]}..{vals[-1]}" if run else ",".join(str(v) for v in vals)
         table.add_row(p.name, p.kind.__name__, default, p.help)
     Console().print(table)
+    cells = len(study.cells())
+    runs = cells * study.default_seeds
+    size = f"default size: {cells} cells x {study.default_seeds} seeds = {runs:,} runs"
+    measured = EXPECTED_TIME.get(study.name)
+    print(size + (f"; expected time {measured}" if measured else ""))
     print(f"default seeds per cell: {study.default_seeds}")
 
 
@@ -461,19 +543,42 @@ def _point(study: Study, args: argparse.Namespace, seed: int) -> StoredPoint:
     return stored_point(study, args.out, pins, seed, what=args.command)
 
 
+@contextlib.contextmanager
+def _working(text: str) -> Iterator[None]:
+    """Say on stderr what is being computed: a spinner with the elapsed time while it runs
+    (on a terminal), then a line with the time it took; stdout stays the result's. A bad
+    setting found by the computation leaves its one sentence alone on stderr."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    t0 = time.perf_counter()
+    if console.is_terminal:
+        bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                       console=console, transient=True)  # fmt: skip
+        with bar:
+            bar.add_task(text, total=None)
+            yield
+    else:
+        yield
+    print(f"landscope: {text}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+
+
 def _spectrum(study: Study, args: argparse.Namespace) -> int:
     """``landscope spectrum``: print a stored run's Hessian spectrum and draw it."""
     point = _point(study, args, args.seed)
-    result = spectrum_of(
-        point.problem,
-        point.theta,
-        max_dense=args.max_dense,
-        tol=args.tol,
-        k=args.k,
-        probes=args.probes,
-        slq_probes=args.slq_probes,
-        steps=args.steps,
-    )
+    P = point.theta.shape[-1]
+    how = "dense" if P <= args.max_dense else "Lanczos, Hutch++ and SLQ"
+    with _working(f"Hessian spectrum of seed {args.seed}, {P} parameters ({how})"):
+        result = spectrum_of(
+            point.problem,
+            point.theta,
+            max_dense=args.max_dense,
+            tol=args.tol,
+            k=args.k,
+            probes=args.probes,
+            slq_probes=args.slq_probes,
+            steps=args.steps,
+        )
     cfg = point.config
     report: dict[str, Any] = {
         "study": study.name,
@@ -545,9 +650,10 @@ def _connect(study: Study, args: argparse.Namespace) -> int:
         raise ValueError(f"--level must be a finite number, got {args.level!r}.")
     if args.method == "string" and args.level is None:
         raise ValueError("--method string needs --level (the loss level L0 to stay under).")
-    result = connect_runs(
-        a.problem, a.theta, b.theta, method=args.method, level=args.level, align=args.align
-    )
+    with _working(f"{args.method} path from seed {args.seed_a} to seed {args.seed_b}"):
+        result = connect_runs(
+            a.problem, a.theta, b.theta, method=args.method, level=args.level, align=args.align
+        )
     report: dict[str, Any] = {
         "study": study.name,
         "seed_a": args.seed_a,
@@ -573,7 +679,35 @@ def _connect(study: Study, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse an empty ``--out``, and prove that the commands which draw figures from a
+    stored run (plot, spectrum, connect) can write them before they compute anything.
+
+    ``run``, ``report`` and ``export`` prove it themselves, before they compute; without a
+    store there is nothing to draw, and the command's own "run it first" sentence follows.
+
+    Raises:
+        ValueError: for an empty ``--out`` or a folder that cannot be written.
+    """
+    out = getattr(args, "out", None)
+    if out is None:
+        return
+    if not out.strip():
+        raise ValueError("--out needs a folder name; got an empty one.")
+    if args.command in ("plot", "spectrum", "connect") and (Path(out) / STORE_FILE).is_file():
+        figures = Path(out) / "figures"
+        made = not figures.exists()
+        try:
+            check_out_dir(figures)
+        except ValueError:
+            if made:
+                with contextlib.suppress(OSError):
+                    figures.rmdir()  # the check's own folder, while empty
+            raise
+
+
 def _dispatch(args: argparse.Namespace, registry: Mapping[str, Study] | None) -> int:
+    _check_out(args)
     if args.command == "studies":
         known = studies() if registry is None else registry
         if args.study is not None:

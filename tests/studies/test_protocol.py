@@ -341,3 +341,19 @@ def test_seeded_data_refuses_a_missing_sample_in_one_sentence() -> None:
         "a toy run's sample is drawn from its seed, so its problem cannot be rebuilt from the "
         "configuration alone."
     )
+
+
+# --- issue 20: per-step progress
+
+
+def test_train_reports_its_steps_against_the_budget() -> None:
+    seen: list[tuple[int, int, str]] = []
+    ctx = RunContext(progress=lambda done, total, text: seen.append((done, total, text)))
+    cfg = {**CFG, "tol": 0.0, "max_steps": 250}  # no row converges: the budget ends them
+    rows = Protocol(make_problem=_quadratic, steps=(_gd(),)).run_cell(cfg, [0, 1], ctx)
+    assert [r["steps"] for r in rows] == [250, 250]
+    steps = [text for _done, _total, text in seen if text.startswith("train step")]
+    assert steps[:3] == ["train step 0 of 250", "train step 100 of 250", "train step 200 of 250"]
+    assert steps[-1] == "train step 250 of 250"
+    assert all(total == 2 for _done, total, _text in seen)
+    assert seen[-1][0] == 2  # both rows finished

@@ -477,7 +477,10 @@ class ReluTeacherStudent:
         U = (a[..., None] * W).detach().cpu().numpy()
         Tw, Ta = self.split(self.teacher_point())
         T = (Ta[..., None] * Tw)[0].cpu().numpy()
-        cost = ((U[:, :, None, :] - T[None, None, :, :]) ** 2).sum(-1)  # (R, n, n)
+        # A diverged row's squares overflow to inf (numpy would warn); the loop below
+        # gives such a row NaN, as it does a row that is not finite.
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost = ((U[:, :, None, :] - T[None, None, :, :]) ** 2).sum(-1)  # (R, n, n)
         out = np.full(U.shape[0], np.nan)
         for r in range(U.shape[0]):  # scipy's assignment is per matrix; O(n^3) each
             if not np.isfinite(cost[r]).all():  # a diverged row has no distance

@@ -226,6 +226,18 @@ class StepBase:
         raise NotImplementedError
 
 
+def _of_budget(
+    progress: Callable[[int, int, str], None], budget: int
+) -> Callable[[int, int, str], None]:
+    """``progress`` with `` of {budget}`` after each text (the driver's ``Progress`` ends
+    its text with the step count)."""
+
+    def report(done: int, total: int, text: str) -> None:
+        progress(done, total, f"{text} of {budget:,}")
+
+    return report
+
+
 @dataclass(frozen=True)
 class Train(StepBase):
     """Train every row with the driver.
@@ -260,13 +272,13 @@ class Train(StepBase):
         cell.progress(0, self.label)
         extra = () if self.observe is None else tuple(self.observe(cell, theta))
         cell.observers[self.label] = extra
-        return run(
-            cell.problem,
-            theta,
-            _resolve(self.method, cell),
-            stop=_resolve(self.stop, cell),
-            observers=[Progress(cell.ctx.progress, f"{self.label} step", every=100), *extra],
-        )
+        stop = _resolve(self.stop, cell)
+        # the bar counts finished rows, which under a fixed step budget all finish at its
+        # end: the text says how far the batch is, "train step 300 of 1,500"
+        label = f"{self.label} step"
+        watch = Progress(_of_budget(cell.ctx.progress, stop.max_steps), label, every=100)
+        return run(cell.problem, theta, _resolve(self.method, cell), stop=stop,
+                   observers=[watch, *extra])  # fmt: skip
 
     def record(self, cell: Cell, res: RunResult, rows: np.ndarray | None = None) -> None:
         n_steps, n_status, n_gn = self.names

@@ -544,7 +544,7 @@ def run_study(
         else:
             unique_serial = unique
         for h, cell in unique_serial.items():
-            bars.reset(one_cell, total=None, description=_cell_label(cell), note="")
+            bars.reset(one_cell, total=None, description=labels[h], note="")
             ran, written = _run_cells(study, {h: cell}, seeds, store, ctx, dev, dt)
             cells_run += ran
             rows_written += written
