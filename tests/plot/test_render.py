@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from matplotlib.text import Text as Text_
 
 from landscope.plot import draw, render
 from landscope.studies.figures import (
@@ -152,3 +153,26 @@ def test_render_takes_a_spec(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="cannot draw a str"):
         render(odd, tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_an_outside_legend_covers_no_mark(tmp_path: Path) -> None:
+    bars = Bars((0.0, 1.0), (1.0, 1.0), label="full height")  # bars up to the top edge
+    for outside in (False, True):
+        fig = draw(FigureSpec("f", (Panel((bars,), legend=True, legend_outside=outside),)))
+        fig.draw_without_rendering()  # runs the constrained layout
+        (ax,) = fig.axes
+        legend, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+        # inside, the legend overlaps the axes (and a bar); outside, it is right of them
+        assert bool(legend.x0 >= frame.x1) == outside
+        assert bool(legend.overlaps(frame)) != outside
+        assert ax.get_legend().get_texts()[0].get_text() == "full height"
+    render(FigureSpec("f", (Panel((bars,), legend=True, legend_outside=True),)), tmp_path)
+
+
+def test_a_note_is_written_under_the_panels(tmp_path: Path) -> None:
+    spec = FigureSpec("f", (Panel((Line(X, X),)),), title="T")
+    note = "incomplete: 2 of 3 cells stored (run interrupted)"
+    texts = [t.get_text() for t in draw(spec, note=note).findobj(Text_)]
+    assert note in texts and "T" in texts
+    assert not any("incomplete" in t.get_text() for t in draw(spec).findobj(Text_))
+    assert render(spec, tmp_path, note=note)[0].stat().st_size > 0

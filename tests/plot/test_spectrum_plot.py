@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from landscope.plot import density_figure, density_spec, stem_figure, stem_spec
+from landscope.plot import density_figure, density_spec, draw, stem_figure, stem_spec
 from landscope.spectrum import Density
 from landscope.studies.figures import Band, Line, Rug, Stems
 
@@ -79,3 +79,18 @@ def test_specs_hold_the_spectrum() -> None:
     assert isinstance(pos, Stems) and pos.x == (3.0, 4.0, 5.0) and pos.y == (0.0, 0.5, 2.0)
     assert neg.y == (-1.0, -0.25) and neg.color == "C3" and neg.label == "λ < 0 (2)"
     assert zero.y == 0.0
+
+
+def test_a_long_title_fits_the_figure() -> None:
+    # the CLI's title: the study, the seed and the run's whole configuration
+    title = "spurious-relu, seed 0: " + ", ".join(f"param_{i}=1e-05" for i in range(16))
+    eigs = torch.tensor([1.0, 2.0], dtype=DT)
+    for spec in (stem_spec(eigs, "s", title=title), density_spec(_density(), "d", title=title)):
+        assert spec.title.replace("\n", " ") == title and spec.title.count("\n") >= 2
+        assert "1e-\n" not in spec.title  # broken at spaces only
+        fig = draw(spec)
+        fig.draw_without_rendering()  # runs the constrained layout
+        box, page = fig.axes[0].title.get_window_extent(), fig.bbox
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
+    assert stem_spec(eigs, "s", title="").title is None
+    assert stem_spec(eigs, "s", title="short").title == "short"

@@ -490,3 +490,17 @@ def test_charts_draw_an_interval_only_where_every_row_has_one() -> None:
     assert not _bands(line_chart(partial, "k", "f", "g", "s").panels[0])
     assert not _bands(grid_chart(partial, row="g", col="g", x="k", ys=[("f", "f")],
                                  stem="s").panels[0])  # fmt: skip
+
+
+def test_minima_barriers_legend_covers_no_bar() -> None:
+    from landscope.plot import draw
+
+    (spec,) = studies()["minima-barriers"].figures(SUMMARIES["minima-barriers"])
+    (panel,) = spec.panels
+    assert panel.legend and panel.legend_outside  # the bars reach the top of the panel
+    fig = draw(spec)
+    fig.draw_without_rendering()  # runs the constrained layout
+    (ax,) = fig.axes
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # right of the axes, over no bar
+    assert legend.x1 <= fig.bbox.x1  # and inside the figure

@@ -125,11 +125,18 @@ def _panel(ax: Axes, p: Panel) -> None:
     else:
         ax.grid(True, alpha=0.3)
     if p.legend and any(getattr(m, "label", None) for m in p.marks):
-        ax.legend(**_kw(fontsize=p.legend_size))
+        # outside: upper left corner just right of the axes; constrained layout makes room
+        where = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        ax.legend(**(where if p.legend_outside else {}), **_kw(fontsize=p.legend_size))
 
 
-def draw(spec: FigureSpec) -> Figure:
-    """The matplotlib figure of ``spec``, not saved (for notebooks and custom output)."""
+def draw(spec: FigureSpec, *, note: str | None = None) -> Figure:
+    """The matplotlib figure of ``spec``, not saved (for notebooks and custom output).
+
+    Args:
+        spec: the figure.
+        note: a warning written in red under the panels (e.g. that cells are missing).
+    """
     fig = Figure(figsize=spec.size, layout="constrained")
     nrows, ncols = spec.shape
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=spec.share, sharey=spec.share)
@@ -141,15 +148,23 @@ def draw(spec: FigureSpec) -> Figure:
             axes[0][0].set_title(spec.title, **_kw(fontsize=spec.title_size))
         else:
             fig.suptitle(spec.title, **_kw(fontsize=spec.title_size))
+    if note:
+        # a figure-level label, so constrained layout keeps room for it under the panels
+        fig.supxlabel(note, color="C3", fontsize=9, fontweight="bold")
     return fig
 
 
-def render(spec: FigureSpec, out_dir: str | Path) -> list[Path]:
+def render(spec: FigureSpec, out_dir: str | Path, *, note: str | None = None) -> list[Path]:
     """Draw ``spec`` and write ``out_dir/{stem}.png`` and ``.svg`` (the folder is created).
+
+    Args:
+        spec: the figure.
+        out_dir: the folder.
+        note: a warning written in red under the panels (see ``draw``).
 
     Returns:
         ``[stem.png, stem.svg]``.
     """
     if not isinstance(spec, FigureSpec):
         raise TypeError(f"render takes a FigureSpec; got {type(spec).__name__}.")
-    return save_png_svg(draw(spec), Path(out_dir) / spec.stem, dpi=spec.dpi)
+    return save_png_svg(draw(spec, note=note), Path(out_dir) / spec.stem, dpi=spec.dpi)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,22 @@ def _tuple(a: np.ndarray) -> tuple[float, ...]:
     return tuple(a.astype(float).tolist())
 
 
+# A title in TITLE_SIZE points of at most TITLE_CHARS characters a line fits the 6-inch
+# width of these figures (a run's whole configuration is one long line, clipped otherwise):
+# 72 digits, the widest common characters (0.64 em), take 415 of the 432 points.
+TITLE_SIZE = 9.0
+TITLE_CHARS = 72
+
+
+def _title(title: str | None) -> str | None:
+    """``title`` broken at spaces into lines that fit the figure's width (None if empty)."""
+    if not title:
+        return None
+    # no break at hyphens: "1e-05" and "spurious-relu" stay whole
+    lines = textwrap.wrap(title, TITLE_CHARS, break_on_hyphens=False)
+    return "\n".join(lines) or None
+
+
 def density_spec(
     density: Density,
     stem: str,
@@ -58,7 +75,7 @@ def density_spec(
         row: which parameter row of ``density`` to draw.
         sigma: Gaussian smoothing width (default ``density.default_sigma()`` of the row).
         grid: evaluation points (default 512 over the row's nodes, 3 sigma beyond them).
-        title: figure title.
+        title: figure title, broken into lines that fit the figure's width.
         logy: logarithmic density axis (the usual view: Hessian spectra are a tall spike
             near zero and a thin bulk and outliers).
 
@@ -97,7 +114,7 @@ def density_spec(
         legend=True,
         legend_size=8,
     )
-    return FigureSpec(stem, (panel,), title=title or None, dpi=150)
+    return FigureSpec(stem, (panel,), title=_title(title), title_size=TITLE_SIZE, dpi=150)
 
 
 def stem_spec(eigs: object, stem: str, title: str | None = None) -> FigureSpec:
@@ -108,7 +125,7 @@ def stem_spec(eigs: object, stem: str, title: str | None = None) -> FigureSpec:
     Args:
         eigs: one row of eigenvalues, (P,) or (1, P).
         stem: file name of the figure.
-        title: figure title.
+        title: figure title, broken into lines that fit the figure's width.
 
     Raises:
         ValueError: for more than one row, no eigenvalues, or non-finite values.
@@ -126,7 +143,7 @@ def stem_spec(eigs: object, stem: str, title: str | None = None) -> FigureSpec:
     marks.append(HLine(0.0, color="k", linewidth=0.8))
     panel = Panel(tuple(marks), xlabel="index (ascending)", ylabel="Hessian eigenvalue",
                   legend=True, legend_size=8)  # fmt: skip
-    return FigureSpec(stem, (panel,), title=title or None, dpi=150)
+    return FigureSpec(stem, (panel,), title=_title(title), title_size=TITLE_SIZE, dpi=150)
 
 
 def density_figure(

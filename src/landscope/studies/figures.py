@@ -204,6 +204,8 @@ class Panel:
         grid: grid lines at major ticks (``"major"``), also at minor ticks (``"both"``), or
             horizontal only (``"y"``).
         legend: draw a legend of the labelled marks (none if no mark has a label).
+        legend_outside: put the legend right of the axes, where it covers no mark (for
+            panels full to the top, such as bar charts), instead of inside at the best place.
     """
 
     marks: tuple[Mark, ...]
@@ -223,6 +225,7 @@ class Panel:
     grid: Literal["major", "both", "y"] = "major"
     legend: bool = False
     legend_size: float | None = None
+    legend_outside: bool = False
 
     def __post_init__(self) -> None:
         for name in ("xscale", "yscale"):

@@ -258,6 +258,7 @@ def figures(summary: list[dict]) -> list[FigureSpec]:
         grid="y",
         legend=True,
         legend_size=7,
+        legend_outside=True,  # the bars reach the top of the panel: inside, it covers some
     )
     return [
         FigureSpec(
