@@ -331,6 +331,27 @@ def test_spurious_relu_page_has_plot_figures_protocol_and_all_cells(
     assert tolerances == ["cert_grad_tol", "cert_gap_tol", "cert_eig_tol"]
 
 
+def test_figures_of_an_incomplete_study_say_so(spurious_store: Path, tmp_path: Path) -> None:
+    # the last run's plan has a cell not done and nobody holds the writer lock: the run
+    # was interrupted, and the report's figures carry plot's red note
+    import json
+
+    from landscope.sweep.runlock import PLAN_FILE
+
+    out = tmp_path / "results"
+    shutil.copytree(spurious_store, out)
+    plan = json.loads((out / PLAN_FILE).read_text())
+    plan["cells"].append({"label": "k=7", "runs": 12, "done": False, "wall_s": None})
+    (out / PLAN_FILE).write_text(json.dumps(plan))
+    index = write_report(out, [SPURIOUS])
+    svgs = [p for p in index.parent.iterdir() if p.suffix == ".svg"]
+    assert svgs and all("incomplete: 2 of 3 cells stored" in p.read_text() for p in svgs)
+    plan["cells"].pop()
+    (out / PLAN_FILE).write_text(json.dumps(plan))
+    index = write_report(out, [SPURIOUS])
+    assert not any("incomplete" in p.read_text() for p in index.parent.glob("*.svg"))
+
+
 def test_default_is_every_registered_study_with_runs(evil_out: Path) -> None:
     other = make_evil_study()
     other = Study(
@@ -354,7 +375,7 @@ def test_a_second_report_is_identical_and_replaces_the_first(evil_out: Path) -> 
 def test_a_failure_leaves_no_half_written_report(
     evil_out: Path, monkeypatch: pytest.MonkeyPatch, error: type[BaseException]
 ) -> None:
-    def broken(spec, out_dir):
+    def broken(spec, out_dir, note=None):
         raise error("drawing failed")
 
     monkeypatch.setattr(landscope.plot, "render", broken)

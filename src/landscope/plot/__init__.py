@@ -7,12 +7,13 @@ Studies describe their figures as data and never import this package (nor matplo
 from .paths import path_figure, path_spec
 from .render import draw, render
 from .spectrum import density_figure, density_spec, stem_figure, stem_spec
-from .study import plot_study
+from .study import incomplete_note, plot_study
 
 __all__ = [
     "density_figure",
     "density_spec",
     "draw",
+    "incomplete_note",
     "path_figure",
     "path_spec",
     "plot_study",

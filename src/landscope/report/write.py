@@ -94,18 +94,23 @@ def _stored_rows(out: Path, candidates: Sequence[Study]) -> dict[str, list[dict]
         return {s.name: store.rows(s.table_name, exclude=("params",)) for s in candidates}
 
 
-def _draw_figures(study: Study, summary: list[dict], dest: Path, taken: set[str]) -> list[Figure]:
-    """Draw the study's figures (as ``landscope plot`` does) and keep their SVGs in ``dest``.
+def _draw_figures(
+    study: Study, summary: list[dict], dest: Path, taken: set[str], out: Path
+) -> list[Figure]:
+    """Draw the study's figures (as ``landscope plot`` does, with its mark on an incomplete
+    study) and keep their SVGs in ``dest``.
 
     A file name another study's figure already took gets the study's name in front.
     """
-    from ..plot import render  # matplotlib: only when a report is written
+    from ..plot import incomplete_note, render  # matplotlib: only when a report is written
+
+    note = incomplete_note(study.name, out)
 
     scratch = Path(tempfile.mkdtemp(prefix=".figures-", dir=dest))
     try:
         figures = []
         for spec in study.figures(summary):
-            svg = next(p for p in render(spec, scratch) if p.suffix == ".svg")
+            svg = next(p for p in render(spec, scratch, note=note) if p.suffix == ".svg")
             name = svg.name if svg.name not in taken else f"{study.name}-{svg.name}"
             taken.add(name)
             os.replace(svg, dest / name)
@@ -125,7 +130,7 @@ def _page(study: Study, rows: list[dict], out: Path, dest: Path, taken: set[str]
         runs=len(rows),
         blocks=doc_blocks(study.doc)[1:],  # the first paragraph is the summary: the lead
         table=summary_table(study, summary, varying_params(study, rows)),
-        figures=_draw_figures(study, summary, dest, taken),
+        figures=_draw_figures(study, summary, dest, taken, out),
         steps=protocol_settings(study),
         runner=describe_setting(study.run_cell),
         provenance=provenance,
