@@ -205,6 +205,7 @@ def test_tracker_on_the_driver_matches_train_two_layer(check_every: int, shared:
     kw = dict(eta=0.6, steps=300, record_every=5, residual_tol=0.05)
     ref = train_two_layer(X, y, W0, a, **kw)
     assert len(set(ref.stop_step.tolist())) > 1 and ref.status_names().count("converged") >= 3
+    assert ref.statuses == ref.status_names()  # the attribute and the method agree
     prob = TwoLayerNTK(X, y, a)
     theta0 = W0.reshape(W0.shape[0], -1)
     tracker = NTKTracker(prob, theta0, ref.steps)

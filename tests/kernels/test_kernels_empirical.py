@@ -3,6 +3,7 @@ subsets, and a wide two-layer net against the infinite-width kernels."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -146,18 +147,27 @@ def test_params_at_other_values_and_frozen_parameters() -> None:
     assert_close(empirical_ntk(moved, X), empirical_ntk(moved, X, params=sub), what="frozen")
 
 
-def test_float32_model_gives_float32() -> None:
-    """A float32 model keeps its dtype (documented; no silent upcast), and the result is a
-    plain tensor: .numpy() works."""
+def test_float32_model_gives_float64_unless_asked() -> None:
+    """The kernel is float64 by default whatever the model's dtype (computed on a float64
+    copy: equal to the kernel of the model cast by hand), float32 when asked; the model is
+    not changed, and the result is a plain tensor: .numpy() works."""
     model = mlp().float()
     X = torch.randn(3, 3)
-    K = empirical_ntk(model, X.double())  # X is cast to the parameters' dtype
-    assert K.dtype == torch.float32 and K.shape == (3, 3)
-    assert not K.requires_grad and K.grad_fn is None
-    assert K.numpy().dtype == np.float32
-    assert_close(K, empirical_ntk(mlp(), X.double()), dtype=torch.float32, what="float32")
-    K32 = empirical_ntk(model, X, params={"0.weight": model[0].weight})
-    assert K32.dtype == torch.float32 and K32.numpy().shape == (3, 3)
+    K = empirical_ntk(model, X)
+    assert K.dtype == torch.float64 and K.shape == (3, 3)
+    assert next(model.parameters()).dtype == torch.float32  # the user's model untouched
+    assert_close(K, empirical_ntk(copy.deepcopy(model).double(), X.double()), what="float64")
+    K32 = empirical_ntk(model, X.double(), dtype="float32")  # X is cast to dtype
+    assert K32.dtype == torch.float32 and K32.shape == (3, 3)
+    assert not K32.requires_grad and K32.grad_fn is None
+    assert K32.numpy().dtype == np.float32
+    assert_close(K32, K.float(), dtype=torch.float32, what="float32 vs float64")
+    K64 = empirical_ntk(mlp(), X.double(), dtype=torch.float32)  # a float64 model, asked 32
+    assert K64.dtype == torch.float32
+    sub = empirical_ntk(model, X, params={"0.weight": model[0].weight})
+    assert sub.dtype == torch.float64 and sub.numpy().shape == (3, 3)
+    with pytest.raises(ValueError, match="unknown dtype 'float16'"):
+        empirical_ntk(model, X, dtype="float16")
 
 
 @pytest.mark.parametrize("which", ["all", "subset", "values"])

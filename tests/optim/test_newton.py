@@ -142,3 +142,58 @@ def test_the_solve_falls_back_when_torchs_batched_lu_fails(monkeypatch) -> None:
         monkeypatch.setattr(torch.linalg, "solve_ex", lambda *a, **k: (_ for _ in ()).throw(
             RuntimeError("some other failure")))  # fmt: skip
         _solve(A, torch.ones(2, 3, 1, dtype=DT))
+
+
+# ------------------------------------------------------------- budget and progress
+def test_stepwise_path_with_progress_gives_the_same_polish() -> None:
+    """progress (and max_seconds) run one iteration at a time: same iterates as one run,
+    and progress sees the finished rows grow to R."""
+    prob = ReluTeacherStudent(k=4, n=5)
+    theta = prob.init(5, generator=torch.Generator().manual_seed(7))
+    theta = torch.cat([theta, torch.full_like(theta[:1], float("nan"))])
+    plain = newton_polish(prob, theta, max_steps=6)
+    calls: list[tuple[int, int, str]] = []
+    step = newton_polish(prob, theta, max_steps=6, max_seconds=1e9,
+                         progress=lambda d, t, s: calls.append((d, t, s)))  # fmt: skip
+    assert_close(step.theta[:5], plain.theta[:5], what="theta")
+    assert_close(step.grad_norm, plain.grad_norm, what="grad norm")
+    assert torch.equal(step.iters, plain.iters)
+    assert torch.equal(step.exhausted, plain.exhausted)
+    assert [c[1] for c in calls] == [6] * len(calls) and calls[-1][0] == 6
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    assert calls[0][2].startswith("newton 1, ")
+    # rows still improving after 6 iterations are the exhausted ones; the NaN row is not
+    assert not bool(plain.exhausted[5])
+    moving = (plain.iters == 6) & ~plain.converged
+    assert torch.equal(plain.exhausted, moving)
+
+
+def test_time_budget_stops_after_one_iteration_and_says_so() -> None:
+    prob = ReluTeacherStudent(k=4, n=5)
+    theta = prob.init(4, generator=torch.Generator().manual_seed(8))  # far from critical
+    pol = newton_polish(prob, theta, max_steps=50, max_seconds=0)
+    one = newton_polish(prob, theta, max_steps=1)
+    assert bool((pol.iters <= 1).all())
+    assert_close(pol.theta, one.theta, what="one iteration")
+    assert torch.equal(pol.exhausted, (pol.iters == 1) & ~pol.converged)
+    assert bool(pol.exhausted.any())
+    # a converged polish exhausts nothing
+    gd = _gd(ReluTeacherStudent(k=4), [0, 1])
+    done = newton_polish(ReluTeacherStudent(k=4), gd.theta, max_seconds=60)
+    assert bool(done.converged.all()) and not bool(done.exhausted.any())
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "5", True])
+def test_bad_max_seconds(bad: object) -> None:
+    prob = ReluTeacherStudent(k=2)
+    with pytest.raises(ValueError, match="max_seconds must be a number >= 0"):
+        newton_polish(prob, prob.init(1), max_seconds=bad)
+
+
+def test_run_result_statuses_attribute_matches_status_names() -> None:
+    # converged, max_steps and diverged rows in one run
+    prob = ReluTeacherStudent(k=2)
+    theta = torch.cat([prob.teacher_point(), prob.init(1), torch.full((1, 4), float("nan"))])
+    res = run(prob, theta.to(DT), GD(0.1), stop=Stop(grad_tol=1e-8, max_steps=3))
+    assert res.statuses == ["converged", "max_steps", "diverged"]
+    assert res.statuses == res.status_names()

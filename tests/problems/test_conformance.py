@@ -122,6 +122,16 @@ def _module_xent() -> ModuleLoss:
     return ModuleLoss(torch.nn.Linear(3, 3, dtype=F64), X, labels, criterion="cross_entropy")
 
 
+def _module_xent_decay() -> ModuleLoss:
+    # an MLP with weight decay, the documented keyword names
+    X, _ = _samples(9, 3, 5)
+    labels = torch.arange(9) % 2
+    net = torch.nn.Sequential(
+        torch.nn.Linear(3, 4, dtype=F64), torch.nn.Tanh(), torch.nn.Linear(4, 2, dtype=F64)
+    )
+    return ModuleLoss(net, X, labels, loss="cross_entropy", weight_decay=0.3)
+
+
 def _one_hidden(shared: bool, activation: str) -> OneHiddenRegression:
     p = planted(3, 2, 2.0, 10, seeds=[0, 1, 2], activation=activation)
     if shared:
@@ -227,6 +237,7 @@ FACTORIES: dict[type, list[Case]] = {
     ModuleLoss: [
         Case("module-mse", _module_mse, frozenset({ManyHvp, Factored})),
         Case("module-xent", _module_xent, frozenset({ManyHvp, Factored})),
+        Case("module-xent-decay", _module_xent_decay, frozenset({ManyHvp, Factored})),
     ],
     OneHiddenRegression: [
         Case(

@@ -372,3 +372,97 @@ def test_bad_theta_and_v() -> None:
 def test_teacher_student_bad_input(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         EmpiricalTeacherStudent(**({"k": 2} | kwargs))
+
+
+# ---------------------------------------------------------------- weight decay, loss=
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("wd", [0.0, 0.37])
+def test_weight_decay_matches_autograd_of_the_penalized_loss(case: str, wd: float) -> None:
+    """loss, grad, hvp, hvp_many and Hessian with weight decay against plain autograd of
+    the hand-written loss + wd/2 ||theta||^2 (biases included), one row at a time."""
+    build, forward, P = CASES[case]
+    model, X, y, criterion = build()
+    prob = ModuleLoss(model, X, y, loss=criterion, weight_decay=wd)
+    assert prob.criterion == criterion and prob.weight_decay == wd and prob.global_min is None
+    R = 2
+    theta = prob.init(R, generator=_gen(60)) + 0.1 * torch.randn(R, P, generator=_gen(61), dtype=DT)
+    V = torch.randn(R, 3, P, generator=_gen(62), dtype=DT)
+    loss, g = prob.loss_and_grad(theta)
+    H = prob.hessian(theta)
+    for r in range(R):
+        t = theta[r].clone().requires_grad_(True)
+        lr = _hand_loss(forward, t, X, y, criterion) + 0.5 * wd * (t * t).sum()
+        (gr,) = torch.autograd.grad(lr, t, create_graph=True)
+        Hr = torch.stack([torch.autograd.grad(gr[i], t, retain_graph=True)[0] for i in range(P)])
+        torch.testing.assert_close(loss[r], lr.detach(), **EXACT)
+        torch.testing.assert_close(g[r], gr.detach(), **EXACT)
+        torch.testing.assert_close(H[r], Hr, **EXACT)
+    torch.testing.assert_close(prob.hvp(theta, V[:, 0]), (H @ V[:, 0, :, None])[..., 0], **EXACT)
+    torch.testing.assert_close(prob.hvp_many(theta, V), V @ H.transpose(1, 2), **EXACT)
+    # the penalty is the only difference from the undecayed problem
+    plain = ModuleLoss(model, X, y, criterion=criterion)
+    pen = 0.5 * wd * (theta * theta).sum(1)
+    torch.testing.assert_close(loss, plain.loss(theta) + pen, **EXACT)
+    torch.testing.assert_close(g, plain.grad(theta) + wd * theta, **EXACT)
+
+
+def test_loss_keyword_and_criterion_alias() -> None:
+    model, X, y, _ = _cnn()
+    a = ModuleLoss(model, X, y, loss="cross_entropy")
+    b = ModuleLoss(model, X, y, criterion="cross_entropy")
+    c = ModuleLoss(model, X, y, "cross_entropy")  # fourth positional: the loss's name
+    theta = a.init(2, generator=_gen(63))
+    for other in (b, c):
+        assert other.criterion == "cross_entropy"
+        torch.testing.assert_close(other.loss(theta), a.loss(theta), rtol=0, atol=0)
+    assert ModuleLoss(_lin(), X2, Y1).criterion == "mse"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"loss": "mse", "criterion": "mse"}, "give the loss once"),
+        ({"loss": "hinge"}, "unknown loss 'hinge'"),
+        ({"weight_decay": -1e-3}, "weight_decay must be a finite number >= 0"),
+        ({"weight_decay": math.nan}, "weight_decay must be a finite number >= 0"),
+        ({"weight_decay": "0.1"}, "weight_decay must be a finite number >= 0"),
+    ],
+)
+def test_loss_and_weight_decay_bad_input(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ModuleLoss(_lin(), X2, Y1, **kwargs)
+
+
+def test_output_sensitivity_against_a_plain_jacobian_and_dead_units() -> None:
+    """s_p = 1/m sum ||d f(x_s)/d theta_p||^2 against autograd one sample at a time; a
+    dead ReLU unit (bias -100) has s = 0 on its incoming and outgoing weights."""
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    model = model.to(DT)
+    X = torch.randn(7, 2, generator=_gen(70), dtype=DT)
+    y = torch.randn(7, 2, generator=_gen(71), dtype=DT)
+    prob = ModuleLoss(model, X, y, weight_decay=0.5)  # decay does not enter s
+    theta = prob.init(2, generator=_gen(72)) + 0.3 * torch.randn(
+        2, 17, generator=_gen(73), dtype=DT
+    )
+    theta[1, 6 + 1] = -100.0  # bias of hidden unit 1 in row 1: dead on every sample
+    s = prob.output_sensitivity(theta)
+    assert s.shape == (2, 17)
+    for r in range(2):
+        want = torch.zeros(17, dtype=DT)
+        for i in range(7):
+            t = theta[r].clone().requires_grad_(True)
+            h = torch.relu(X[i] @ t[:6].reshape(3, 2).T + t[6:9])
+            f = h @ t[9:15].reshape(2, 3).T + t[15:17]
+            for k in range(2):
+                (gk,) = torch.autograd.grad(f[k], t, retain_graph=True)
+                want += gk**2
+        torch.testing.assert_close(s[r], want / 7, **EXACT)
+    dead = [2, 3, 7, 10, 13]  # w_1 (2), b_1, and the two outgoing weights of unit 1
+    assert float(s[1, dead].abs().max()) == 0.0
+    assert bool((s[0, dead] > 0).all())
+
+
+def test_output_layer_mask_is_the_last_modules_parameters() -> None:
+    model, X, y, _ = _mlp()  # 0.weight (5, 3), 0.bias, 2.weight (2, 5), 2.bias
+    mask = ModuleLoss(model, X, y).output_layer
+    assert mask.shape == (32,) and mask.tolist() == [False] * 20 + [True] * 12

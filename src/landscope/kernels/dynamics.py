@@ -81,7 +81,14 @@ class Dynamics:
     activation: str
     residual_tol: float | None
 
+    @property
+    def statuses(self) -> list[str]:
+        """The status of each row by name (``STATUS``), e.g. ``["converged", "max_steps"]``:
+        an attribute like the other fields. ``status_names()`` returns the same list."""
+        return [STATUS[int(s)] for s in self.status]
+
     def status_names(self) -> list[str]:
+        """The status of each row by name; the same list as the ``statuses`` attribute."""
         return [STATUS[int(s)] for s in self.status]
 
     def rate(self, floor: float = 1e-10) -> torch.Tensor:

@@ -17,18 +17,22 @@ working memory for one vmapped jacrev and the (n, n[, o, o]) result). When every
 fits in one chunk each Jacobian is computed once; with c chunks the off-diagonal blocks
 recompute a chunk's Jacobian up to c times (time ~ c/2 x, memory bounded).
 
-The result is always a plain tensor without autograd history (``.numpy()`` works), in the
-dtype of the model's parameters: float64 for a float64 model, float32 for a float32 one
-(torch's default); call ``model.double()`` first for a float64 kernel.
+The result is always a plain tensor without autograd history (``.numpy()`` works), in
+``dtype``: float64 by default, as every other quantity of the library, whatever the model's
+own dtype (a float32 model, torch's default, is computed on a float64 copy);
+``dtype="float32"`` where float32 is wanted.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import numpy as np
 import torch
 from torch.func import functional_call, jacrev, vmap
+
+from .._validate import resolve_dtype
 
 __all__ = ["empirical_ntk"]
 
@@ -69,6 +73,7 @@ def empirical_ntk(
     params: Mapping[str, torch.Tensor] | None = None,
     chunk: int | None = None,
     trace: bool = True,
+    dtype: torch.dtype | str = torch.float64,
 ) -> torch.Tensor:
     """The empirical NTK of ``model`` on the samples X (see the module docstring).
 
@@ -83,17 +88,24 @@ def empirical_ntk(
         chunk: samples per Jacobian block (default: the most that keep two blocks under
             256 MB).
         trace: sum over the outputs (default), else keep every output pair.
+        dtype: ``"float64"`` (default) or ``"float32"``: the dtype of the computation
+            and of the result. A model (and ``params``) of another dtype is used through
+            a copy cast to it; the model itself is not changed.
 
     Returns:
-        (n, n) if ``trace`` else (n, n, o, o), in the parameters' dtype (float32 for a
-        float32 model: no silent upcast), detached from autograd.
+        (n, n) if ``trace`` else (n, n, o, o), in ``dtype``, detached from autograd.
 
     Raises:
         ValueError: for a model without trainable parameters, an unknown parameter name
-            or shape, NaN or infinity in X, an empty X, or a bad ``chunk``.
+            or shape, NaN or infinity in X, an empty X, a bad ``chunk``, or a dtype other
+            than float64 and float32.
     """
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+    dtype = resolve_dtype(dtype)
+    if any(t.is_floating_point() and t.dtype != dtype
+           for t in (*model.parameters(), *model.buffers())):  # fmt: skip
+        model = copy.deepcopy(model).to(dtype)  # the user's model stays as it is
     p = _params(model, params)
     first = next(iter(p.values()))
     try:

@@ -20,6 +20,8 @@ A row is never moved to a point with a larger gradient norm.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +29,7 @@ import torch
 
 from .._validate import finite_rows
 from ..problems import Problem
-from .driver import MethodBase, Step, Stop, run
+from .driver import STATUS, MethodBase, Step, Stop, run
 
 __all__ = ["Newton", "PolishResult", "newton_polish"]
 
@@ -130,12 +132,18 @@ class PolishResult:
         grad_norm: ||grad|| at ``theta`` (R,) (inf where it is not finite).
         iters: Newton iterations that changed each row (R,).
         converged: ``grad_norm <= grad_tol`` (R,).
+        exhausted: (R,) bool, rows that stopped because the budget ran out (``max_steps``
+            iterations, or ``max_seconds``) while they were still improving: neither
+            converged, nor stuck at their floor, nor non-finite. ``certify(...,
+            polish=result)`` reports them as "polish budget exhausted". None only for a
+            result built by hand.
     """
 
     theta: torch.Tensor
     grad_norm: torch.Tensor
     iters: torch.Tensor
     converged: torch.Tensor
+    exhausted: torch.Tensor | None = None
 
 
 def newton_polish(
@@ -148,6 +156,8 @@ def newton_polish(
     mu0: float = 1.0,
     lm_tries: int = 8,
     chunk: int | None = None,
+    max_seconds: float | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> PolishResult:
     """Polish every row of ``theta`` towards a nearby critical point (``Newton`` under ``run``).
 
@@ -166,14 +176,40 @@ def newton_polish(
         lm_tries: how many times a failing LM step may raise mu by 100.
         chunk: rows per batched solve; by default enough to keep each (rows, P, P)
             Hessian batch near 256 MB.
+        max_seconds: wall-clock budget of the whole polish (None: none). Checked after
+            each Newton iteration over all running rows, so at least one iteration is
+            done and the budget can be overrun by one iteration (one Hessian and solve
+            per row); rows still improving then stop with ``exhausted`` True.
+        progress: called as ``progress(done, total, text)`` after every iteration, with
+            the rows finished so far and a text such as ``"newton 3, 12.5 s"`` (the
+            signature of ``landscope.optim.Progress``'s ``fn``).
 
     Returns:
         PolishResult, one entry per row.
+
+    Raises:
+        ValueError: for a ``max_seconds`` that is not a number >= 0.
+
+    With neither ``max_seconds`` nor ``progress`` the rows run under one ``run`` call per
+    chunk (the former path); with either, ``run`` is called one iteration at a time on the
+    rows still running, which gives the same iterates (``Newton`` keeps no state) at the
+    cost of one more gradient per iteration.
     """
     R, P = theta.shape
+    if max_seconds is not None and (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, (int, float))
+        or not max_seconds >= 0
+    ):
+        raise ValueError(f"max_seconds must be a number >= 0 or None, got {max_seconds!r}.")
     if chunk is None:
         chunk = max(1, (256 << 20) // (8 * P * P))
     method = Newton(mu0=mu0, lm_tries=lm_tries)
+    if max_seconds is not None or progress is not None:
+        return _polish_stepwise(
+            problem, theta, method, grad_tol, loss_target, max_steps, chunk, max_seconds,
+            progress,
+        )  # fmt: skip
     stop = Stop(grad_tol=grad_tol, loss_target=loss_target, max_steps=max_steps,
                 diverge=math.inf)  # fmt: skip
     starts = range(0, max(R, 1), chunk)  # one (empty) part when there are no rows
@@ -181,4 +217,60 @@ def newton_polish(
     th = torch.cat([p.theta for p in parts])
     gn = torch.cat([p.grad_norm for p in parts])
     iters = torch.cat([p.steps for p in parts])
-    return PolishResult(theta=th, grad_norm=gn, iters=iters, converged=gn <= grad_tol)
+    status = torch.cat([p.status for p in parts])
+    # max_steps status covers both a spent budget and a stuck row; only the first used
+    # every step it had
+    exhausted = (status == _MAX_STEPS) & (iters >= max_steps) & ~(gn <= grad_tol)
+    return PolishResult(theta=th, grad_norm=gn, iters=iters, converged=gn <= grad_tol,
+                        exhausted=exhausted)  # fmt: skip
+
+
+_MAX_STEPS = STATUS.index("max_steps")
+
+
+def _polish_stepwise(
+    problem: Problem,
+    theta: torch.Tensor,
+    method: Newton,
+    grad_tol: float,
+    loss_target: float | None,
+    max_steps: int,
+    chunk: int,
+    max_seconds: float | None,
+    progress: Callable[[int, int, str], None] | None,
+) -> PolishResult:
+    """``newton_polish`` one iteration at a time, for its time budget and progress."""
+    t0 = time.perf_counter()
+    R = theta.shape[0]
+    dev = theta.device
+    th = theta.clone()
+    gn = torch.full((R,), math.inf, dtype=theta.dtype, device=dev)
+    iters = torch.zeros(R, dtype=torch.long, device=dev)
+    exhausted = torch.zeros(R, dtype=torch.bool, device=dev)
+    active = torch.arange(R, device=dev)
+    stop = Stop(grad_tol=grad_tol, loss_target=loss_target, max_steps=1, diverge=math.inf)
+    k = 0
+    while active.numel():
+        if k >= max_steps or (max_seconds is not None and k > 0 and
+                              time.perf_counter() - t0 > max_seconds):  # fmt: skip
+            exhausted[active] = True  # still improving when the budget ran out
+            if progress is not None:
+                elapsed = time.perf_counter() - t0
+                progress(R, R, f"newton {k}, {elapsed:.1f} s, budget spent")
+            break
+        cur = th[active]
+        parts = [run(problem, cur[lo : lo + chunk], method, stop=stop)
+                 for lo in range(0, cur.shape[0], chunk)]  # fmt: skip
+        steps = torch.cat([p.steps for p in parts])
+        status = torch.cat([p.status for p in parts])
+        th[active] = torch.cat([p.theta for p in parts])
+        gn[active] = torch.cat([p.grad_norm for p in parts])
+        iters[active] += steps
+        # a row goes on if it moved and is not done; a row that could not move is stuck
+        active = active[(status == _MAX_STEPS) & (steps > 0)]
+        k += 1
+        if progress is not None:
+            elapsed = time.perf_counter() - t0
+            progress(R - active.numel(), R, f"newton {k}, {elapsed:.1f} s")
+    return PolishResult(theta=th, grad_norm=gn, iters=iters, converged=gn <= grad_tol,
+                        exhausted=exhausted & ~(gn <= grad_tol))  # fmt: skip

@@ -90,6 +90,15 @@ class ModuleLoss:
         mse:            L(theta) = 1/(2m) sum_s ||f_theta(x_s) - y_s||^2
         cross_entropy:  L(theta) = 1/m sum_s -log softmax(f_theta(x_s))_{y_s}
 
+    plus ``weight_decay``/2 ||theta||^2 over every parameter, biases included (the penalty
+    whose gradient is torch's SGD ``weight_decay`` term), in the loss and so in every
+    gradient, Hessian-vector product and Hessian.
+
+    A classifier that separates its training data has no finite minimizer under
+    cross-entropy without weight decay: scaling its last layer up lowers the loss towards
+    0 forever, so no run can be certified. Any weight decay > 0 makes the loss coercive
+    (it grows as ||theta||^2 far out), so minimizers exist.
+
     ``mse`` is half the squared error summed over output entries and averaged over
     samples, the 1/2 E||f - y||^2 convention of the teacher-student problems (torch's
     ``MSELoss()`` also averages over output entries and has no 1/2).
@@ -104,7 +113,11 @@ class ModuleLoss:
         y: targets with m entries along the first dimension. For ``mse`` its shape must
             equal the output's (a (m,) target for a (m, 1) output is accepted); for
             ``cross_entropy`` integer class labels of shape (m,), stored as int64.
-        criterion: ``"mse"`` or ``"cross_entropy"``.
+        loss: ``"mse"`` (default) or ``"cross_entropy"``; stored as the attribute
+            ``criterion`` (``loss`` is the method).
+        weight_decay: lambda >= 0 of the penalty lambda/2 ||theta||^2 (default 0).
+        criterion: the former name of ``loss``, still accepted (keyword only); giving
+            both is an error.
         dtype: ``"float64"`` (default) or ``"float32"``.
         device: ``"cpu"`` or ``"cuda"``.
         init_scale: scale of the default init (see ``init``).
@@ -115,12 +128,14 @@ class ModuleLoss:
 
     Raises:
         ValueError: for empty data, NaN or infinity in X or y, different numbers of
-            samples in X and y, an unknown criterion, a model without parameters, labels
+            samples in X and y, an unknown loss, both ``loss`` and ``criterion``, a
+            negative or non-finite weight_decay, a model without parameters, labels
             that are not integers in [0, C), or a model whose output does not fit y.
 
     Attributes:
         n_params: P, the number of scalar parameters (shared parameters counted once).
         names, shapes: the parameter tensors' names and shapes, in row order.
+        criterion: the loss's name, ``"mse"`` or ``"cross_entropy"``.
     """
 
     model: torch.nn.Module
@@ -131,17 +146,62 @@ class ModuleLoss:
     device: torch.device | str = "cpu"
     init_scale: float = 1.0
     chunk: int | None = None
+    weight_decay: float = 0.0
     names: tuple[str, ...] = field(init=False, repr=False)
     shapes: tuple[torch.Size, ...] = field(init=False, repr=False)
     _buffers: dict[str, torch.Tensor] = field(init=False, repr=False)
     _theta0: torch.Tensor = field(init=False, repr=False)
 
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        X: object,
+        y: object,
+        loss: str | None = None,
+        dtype: torch.dtype | str = torch.float64,
+        device: torch.device | str = "cpu",
+        init_scale: float = 1.0,
+        chunk: int | None = None,
+        *,
+        weight_decay: float = 0.0,
+        criterion: str | None = None,
+    ) -> None:
+        # A hand-written __init__: the documented keyword ``loss`` cannot be a field, since
+        # ``loss`` is the method. Positional order is the former one (criterion fourth).
+        if loss is not None and criterion is not None:
+            raise ValueError(
+                f"give the loss once: loss={loss!r} and criterion={criterion!r} "
+                "(criterion is the former name of loss)."
+            )
+        word = "criterion" if criterion is not None else "loss"
+        name = criterion if criterion is not None else ("mse" if loss is None else loss)
+        if not isinstance(name, str) or name not in _CRITERIA:
+            raise ValueError(f"unknown {word} {name!r}; choose one of {_CRITERIA}.")
+        set_ = object.__setattr__
+        for key, value in (
+            ("model", model),
+            ("X", X),
+            ("y", y),
+            ("criterion", name),
+            ("dtype", dtype),
+            ("device", device),
+            ("init_scale", init_scale),
+            ("chunk", chunk),
+            ("weight_decay", weight_decay),
+        ):
+            set_(self, key, value)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "dtype", resolve_dtype(self.dtype))
         set_(self, "device", resolve_device(self.device))
-        if self.criterion not in _CRITERIA:
-            raise ValueError(f"unknown criterion {self.criterion!r}; choose one of {_CRITERIA}.")
+        wd = self.weight_decay
+        if isinstance(wd, bool) or not isinstance(wd, (int, float, np.floating, np.integer)):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {wd!r}.")
+        if not (math.isfinite(wd) and wd >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {wd!r}.")
+        set_(self, "weight_decay", float(wd))
         if not isinstance(self.model, torch.nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(self.model).__name__}.")
         if not math.isfinite(self.init_scale) or self.init_scale <= 0:
@@ -244,7 +304,7 @@ class ModuleLoss:
 
     @property
     def global_min(self) -> float | None:
-        """Unknown for a general model: ``None``."""
+        """Unknown for a general model, with or without weight decay: ``None``."""
         return None
 
     @property
@@ -319,9 +379,13 @@ class ModuleLoss:
             lo += n
         out = functional_call(self.model, (params, self._buffers), (self.X,))
         if self.criterion == "cross_entropy":
-            return torch.nn.functional.cross_entropy(out, self.y)
-        r = (out - self.y).reshape(out.shape[0], -1)
-        return 0.5 * (r * r).sum(1).mean()
+            val = torch.nn.functional.cross_entropy(out, self.y)
+        else:
+            r = (out - self.y).reshape(out.shape[0], -1)
+            val = 0.5 * (r * r).sum(1).mean()
+        if self.weight_decay > 0:  # skipped at 0: the unpenalized loss stays bit for bit
+            val = val + 0.5 * self.weight_decay * (row * row).sum()
+        return val
 
     def loss(self, theta: object) -> torch.Tensor:
         """Empirical loss of each row: (R,)."""
@@ -390,6 +454,60 @@ class ModuleLoss:
             return vmap(lambda vec: jvp(g, (row,), (vec,))[1], chunk_size=inner)(vecs)
 
         return vmap(row_many, chunk_size=max(1, self.chunk // (2 * inner)))(t, W)
+
+    @property
+    def output_layer(self) -> torch.Tensor:
+        """(P,) bool: the parameters of the last module holding parameters (the output
+        layer of a ``Sequential``: ``"2.weight"``, ``"2.bias"``), by name prefix.
+
+        Scaling them by c scales a linear output layer's output by c: ``certify`` looks
+        along that ray for a loss that falls forever (a classifier that separates its
+        data under cross-entropy).
+        """
+        last = self.names[-1].rpartition(".")[0]
+        mask = []
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            mask += [name.rpartition(".")[0] == last] * shape.numel()
+        return torch.tensor(mask, dtype=torch.bool, device=self.device)
+
+    def output_sensitivity(self, theta: object) -> torch.Tensor:
+        """How much the outputs move with each parameter: (R, P), without weight decay.
+
+            s_p(theta) = 1/m sum_s sum_k (d f_k(x_s) / d theta_p)^2,
+
+        the diagonal of J'J / m for the per-sample Jacobian J (m o, P): the Gauss-Newton
+        diagonal of ``mse`` (and an upper bound on that of ``cross_entropy``, whose
+        output Hessian is at most I). s_p = 0 means no sample's output depends on
+        theta_p to first order: the weights into and out of a dead ReLU unit, or of a
+        unit saturated on every sample (tanh' ~ 0). ``certify`` counts such parameters
+        to explain zero Hessian eigenvalues ("saturated units").
+
+        Per-sample Jacobians (``vmap`` of ``jacrev`` on one sample), one row at a time
+        and samples in blocks of about 64 MB: a cost of about o backward passes per
+        sample per row.
+        """
+        t = self.as_batch(theta)
+        P = self.n_params
+
+        def out_one(row: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            params, lo = {}, 0
+            for name, shape in zip(self.names, self.shapes, strict=True):
+                n = shape.numel()
+                params[name] = row[lo : lo + n].reshape(shape)
+                lo += n
+            return functional_call(self.model, (params, self._buffers), (x[None],)).reshape(-1)
+
+        jac = vmap(torch.func.jacrev(out_one), in_dims=(None, 0))
+        m = self.n_samples
+        with torch.no_grad():
+            o = out_one(t[0], self.X[0]).numel() if t.shape[0] else 1
+        block = max(1, (64 << 20) // (o * P * t.element_size()))
+        out = torch.zeros_like(t)
+        for r in range(t.shape[0]):  # rows one at a time: a (block, o, P) Jacobian each
+            for lo in range(0, m, block):
+                J = jac(t[r], self.X[lo : lo + block])
+                out[r] += (J * J).sum((0, 1))
+        return out / m
 
     def hessian(self, theta: object) -> torch.Tensor:
         """Dense Hessian of each row: (R, P, P).
