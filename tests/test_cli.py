@@ -530,3 +530,16 @@ def test_every_study_table_fits_80_columns_without_cut_numbers(capsys, monkeypat
                 interval = (row[f"{key}_lo"], row[f"{key}_hi"]) if f"{key}_lo" in row else None
                 cell = _cell_text(row.get(key), spec, interval)
                 assert set(cell.split()) <= words, (name, key, cell)
+
+
+def test_json_of_every_certifying_study_counts_diverged_runs() -> None:
+    # show --format json carries `diverged` for every cell of the studies whose runs are
+    # certified (their verdict column can say "diverged")
+    from landscope.studies import studies as registered
+    from landscope.studies.summary import Agg
+
+    for name in ("spurious-relu", "quadratic-nets", "quadratic-deep", "convex-relu", "convex-bn"):
+        spec = registered()[name].results.summarize
+        aggs = getattr(spec, "aggs", ())
+        keys = {a.key for a in aggs if isinstance(a, Agg)}
+        assert "diverged" in keys, name

@@ -376,6 +376,7 @@ SUMMARY = SummarySpec(
         Agg("saddle", "verdict", "share", ("saddle",)),
         Agg("degenerate", "verdict", "share", ("degenerate",)),
         Agg("not_converged", "verdict", "share", ("not_converged",)),
+        Agg("diverged", "verdict", "share", ("diverged",)),
         Agg("active_mean", "active"),
     ),
     sort=lambda c: (
