@@ -140,10 +140,6 @@ def _check_rows(study: Study, rows: Any, missing: Sequence[int], cell: Mapping) 
             )
 
 
-def _cell_label(cell: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in cell.items())
-
-
 def _short_labels(cells: Sequence[Mapping[str, Any]]) -> list[str]:
     """Each cell by the parameters that vary between ``cells`` (the first one if none do)."""
     if not cells:
