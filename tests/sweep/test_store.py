@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -164,30 +166,32 @@ def test_read_only_needs_an_existing_store(tmp_path: Path) -> None:
         ResultStore(tmp_path)
 
 
-def test_a_store_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
-    ResultStore(tmp_path).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(30)",
-            str(tmp_path / STORE_FILE),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+@contextlib.contextmanager
+def _held(out: Path, release_after: float | None = None) -> Iterator[None]:
+    """Another process holding ``out``'s store open (DuckDB's file lock) for the block,
+    or for ``release_after`` seconds of it."""
+    ResultStore(out).close()
+    release = "" if release_after is None else f"time.sleep({release_after}); c.close(); "
+    code = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            f"print('ready', flush=True); {release}time.sleep(30)")  # fmt: skip
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out / STORE_FILE)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def test_a_store_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
+    with _held(tmp_path):
         t = time.monotonic()
         with pytest.raises(ValueError, match="stayed locked by another process") as err:
             ResultStore(tmp_path, read_only=True, wait=0.5)
         assert time.monotonic() - t >= 0.5  # it waited for the lock before giving up
         assert "\n" not in str(err.value)
-    finally:
-        holder.kill()
-        holder.wait()
-        holder.stdout.close()
 
 
 def test_bulk_write_is_fast(tmp_path: Path) -> None:
@@ -240,28 +244,11 @@ def test_importing_the_store_through_the_package_loads_no_torch(module: str) -> 
 def test_opening_waits_for_a_lock_that_is_released(tmp_path: Path) -> None:
     # `landscope run` holds the file only while it commits a cell: a reader (or the run,
     # when a reader holds it) waits for the lock instead of failing
-    ResultStore(tmp_path).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(1.0); c.close(); time.sleep(30)",
-            str(tmp_path / STORE_FILE),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with _held(tmp_path, release_after=1.0):
         t = time.monotonic()
         with ResultStore(tmp_path, read_only=True, wait=20) as store:
             assert not store.has_table("anything")
         assert 0.5 < time.monotonic() - t < 20
-    finally:
-        holder.kill()
-        holder.wait()
-        holder.stdout.close()
 
 
 def test_a_damaged_store_is_one_sentence(tmp_path: Path) -> None:

@@ -28,6 +28,12 @@ LOCK_FILE = ".landscope-run.lock"
 PLAN_FILE = ".landscope-run.json"
 
 
+def _plan_cells(cells: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The plan's entries for (label, runs to compute) cells, none done yet."""
+    return [{"label": label, "runs": int(runs), "done": False, "wall_s": None}
+            for label, runs in cells]  # fmt: skip
+
+
 class RunLock:
     """The output folder's writer lock and plan, as a context manager.
 
@@ -49,10 +55,7 @@ class RunLock:
             "started": time.time(),
             "updated": time.time(),
             "state": "running",
-            "cells": [
-                {"label": label, "runs": int(runs), "done": False, "wall_s": None}
-                for label, runs in cells
-            ],  # fmt: skip
+            "cells": _plan_cells(cells),
         }
 
     def __enter__(self) -> RunLock:
@@ -74,8 +77,7 @@ class RunLock:
 
     def set_cells(self, cells: Sequence[tuple[str, int]]) -> None:
         """Replace the plan's cells: (label, runs to compute) in the order they will run."""
-        self._plan["cells"] = [{"label": label, "runs": int(runs), "done": False,
-                                "wall_s": None} for label, runs in cells]  # fmt: skip
+        self._plan["cells"] = _plan_cells(cells)
         self._plan["updated"] = time.time()
         self._write()
 

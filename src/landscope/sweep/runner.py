@@ -215,8 +215,7 @@ class _BriefStore:
         self.on_cell = on_cell
 
     def done_seeds(self, table: str, config_hash: str) -> set[int]:
-        with ResultStore(self.out_dir, wait=_WRITER_WAIT_S) as store:
-            return store.done_seeds(table, config_hash)
+        return self.done_seeds_many(table, [config_hash])[config_hash]
 
     def done_seeds_many(self, table: str, hashes: Sequence[str]) -> dict[str, set[int]]:
         with ResultStore(self.out_dir, wait=_WRITER_WAIT_S) as store:
@@ -288,21 +287,20 @@ def _parallel_ok(study: Study) -> str | None:
 
 def _run_parallel(
     study: Study,
-    cells: Mapping[str, Mapping[str, Any]],
-    seeds: int,
+    todo: Mapping[str, tuple[Mapping[str, Any], list[int]]],
     store: _BriefStore,
     jobs: int,
     dev: str,
     dt: str,
     on_done: Callable[[Mapping[str, Any]], None],
 ) -> tuple[int, int]:
-    """The missing cells in ``jobs`` worker processes (spawned; each with cores / jobs
-    torch threads, at least 1), stored by this process as they finish."""
+    """The cells of ``todo`` (hash -> (cell, missing seeds)) in ``jobs`` worker processes
+    (spawned; each with cores / jobs torch threads, at least 1), stored by this process
+    as they finish."""
     import multiprocessing as mp
     import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    todo = {h: (c, m) for h, c in cells.items() if (m := _missing(study, store, h, seeds))}
     threads = max(1, (os.cpu_count() or 1) // jobs)
     cells_run = rows_written = 0
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
@@ -325,15 +323,14 @@ def _run_parallel(
 
 def _run_ray(
     study: Study,
-    cells: Mapping[str, Mapping[str, Any]],
-    seeds: int,
+    todo: Mapping[str, tuple[Mapping[str, Any], list[int]]],
     store: _BriefStore,
     address: str | None,
     dev: str,
     dt: str,
     on_done: Callable[[Mapping[str, Any]], None],
 ) -> tuple[int, int]:
-    """The missing cells as Ray tasks (one batched cell per task, one CPU and one torch
+    """The cells of ``todo`` as Ray tasks (one batched cell per task, one CPU and one torch
     thread each), stored by this process as they finish: the same worker function as
     ``--jobs``. Connects to the cluster at ``address`` ("auto": the one ``ray start``
     made on this machine; "HOST:PORT" or "ray://HOST:PORT": another), or uses the Ray
@@ -347,7 +344,6 @@ def _run_ray(
         ) from None
     import logging
 
-    todo = {h: (c, m) for h, c in cells.items() if (m := _missing(study, store, h, seeds))}
     started_here = not ray.is_initialized()
     if started_here:
         try:
@@ -475,12 +471,12 @@ def run_study(
         done: dict[str, set[int]] = {h: set() for h in hashes}
         if (Path(out_dir) / STORE_FILE).is_file():
             done = _BriefStore(out_dir).done_seeds_many(study.table_name, hashes)
-        todo = [len([s for s in range(seeds) if s not in done[h]]) for h in hashes]
-        lock.set_cells([(labels[h], n) for h, n in zip(hashes, todo, strict=True)])
-        for i, n in enumerate(todo):
-            if n == 0:
+        missing = {h: [s for s in range(seeds) if s not in done[h]] for h in hashes}
+        lock.set_cells([(labels[h], len(missing[h])) for h in hashes])
+        for i, h in enumerate(hashes):
+            if not missing[h]:
                 lock.cell_done(i, 0.0)
-        finished = [sum(n == 0 for n in todo)]
+        finished = [sum(not m for m in missing.values())]
 
         def on_cell(name: str, h: str, runs: int, wall: float) -> None:
             if name != study.name or h not in index:  # a required study's cell
@@ -517,26 +513,21 @@ def run_study(
             ]
 
         ctx = RunContext(dev, dt, progress=hook, require=require)
-        if executor == "ray" and _parallel_ok(study) is None:
-            bars.update(one_cell, description="ray", note="")
-
-            def on_ray_done(cell: Mapping[str, Any]) -> None:
-                bars.advance(all_cells)
-
-            ran, written = _run_ray(study, unique, seeds, store, address, dev, dt, on_ray_done)
-            cells_run, rows_written = ran, written
-            bars.update(all_cells, completed=len(unique))
-            unique_serial: dict[str, dict] = {}
-        elif jobs > 1 and _parallel_ok(study) is None:
-            bars.update(one_cell, description=f"{jobs} jobs", note="")
+        if (executor == "ray" or jobs > 1) and _parallel_ok(study) is None:
+            where = "ray" if executor == "ray" else f"{jobs} jobs"
+            bars.update(one_cell, description=where, note="")
 
             def on_done(cell: Mapping[str, Any]) -> None:
                 bars.advance(all_cells)
 
-            ran, written = _run_parallel(study, unique, seeds, store, jobs, dev, dt, on_done)
+            todo = {h: (unique[h], missing[h]) for h in hashes if missing[h]}
+            if executor == "ray":
+                ran, written = _run_ray(study, todo, store, address, dev, dt, on_done)
+            else:
+                ran, written = _run_parallel(study, todo, store, jobs, dev, dt, on_done)
             cells_run, rows_written = ran, written
             bars.update(all_cells, completed=len(unique))
-            unique_serial = {}
+            unique_serial: dict[str, dict] = {}
         else:
             unique_serial = unique
         for h, cell in unique_serial.items():
